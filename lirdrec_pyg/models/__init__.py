@@ -1,0 +1,15 @@
+"""Recommenders: LIRDRec and the baselines, by name in :data:`MODELS`."""
+from lirdrec_pyg.models.base import Recommender, bpr_loss, embedding_norm_loss
+from lirdrec_pyg.models.registry import (MODELS, create_model,
+                                         get_model_class,
+                                         model_hyperparameters,
+                                         register_model)
+from lirdrec_pyg.models.popularity import Popularity
+from lirdrec_pyg.models.bpr import BPR
+from lirdrec_pyg.models.lightgcn import LightGCN
+
+__all__ = [
+    'Recommender', 'bpr_loss', 'embedding_norm_loss', 'MODELS',
+    'create_model', 'get_model_class', 'model_hyperparameters',
+    'register_model', 'Popularity', 'BPR', 'LightGCN'
+]
