@@ -4,3 +4,9 @@ from lirdrec_pyg.transforms.adjacency import (
 
 __all__ = ['UserItemAdjacency', 'bipartite_normalized_adjacency',
            'get_ui_adjacency']
+from lirdrec_pyg.transforms.cooccurrence import (  # noqa: E402
+    UserCooccurrenceGraph, get_user_graph, user_cooccurrence_graph,
+    user_graph_adjacency)
+
+__all__ += ['UserCooccurrenceGraph', 'get_user_graph',
+            'user_cooccurrence_graph', 'user_graph_adjacency']
