@@ -10,3 +10,7 @@ from lirdrec_pyg.transforms.cooccurrence import (  # noqa: E402
 
 __all__ += ['UserCooccurrenceGraph', 'get_user_graph',
             'user_cooccurrence_graph', 'user_graph_adjacency']
+from lirdrec_pyg.transforms.knn_graph import (  # noqa: E402
+    ItemKNNGraph, get_item_graph, knn_graph)
+
+__all__ += ['ItemKNNGraph', 'get_item_graph', 'knn_graph']
