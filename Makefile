@@ -1,0 +1,35 @@
+# Everything runs in a local virtual environment (.venv) built from Python 3.11.
+# torch is pinned through constraints.txt so that no install pulls a CUDA build.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install install-ext demo test test-slow bench clean
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e ".[test,plots,features]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# torch-scatter / torch-sparse (SparseTensor inputs) exist on PyPI only as sources:
+# they compile against the installed torch (about 20 minutes once; pip caches the wheels).
+install-ext: $(STAMP)
+	$(PIP) install -q -c constraints.txt --no-build-isolation "torch-scatter>=2.1" "torch-sparse>=0.6.17"
+
+demo: $(STAMP)
+	$(BIN)/python benchmarks/run.py --datasets synthetic --models lirdrec lightgcn bpr popularity --seeds 0 --threads 1
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,114 @@
+"""The ``lirdrec`` command line: train, datasets, summary, features."""
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+import torch
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from lirdrec_pyg.train.config import load_config
+    from lirdrec_pyg.train.experiment import run_experiment
+
+    config = load_config(args.model, dataset=args.dataset,
+                         config_file=args.config, overrides=args.set or [])
+    if args.threads is not None:
+        config['train']['threads'] = args.threads
+    if args.cold_items is not None:
+        config['eval']['cold_item_fraction'] = args.cold_items
+    if args.no_progress:
+        config['train']['progress'] = False
+    results = run_experiment(args.dataset, args.model, config,
+                             out_dir=args.out, resume=args.resume,
+                             echo=lambda line: print(line, file=sys.stderr))
+    shown = {k: results[k] for k in ('dataset', 'model', 'best_epoch',
+                                     'epochs', 'train_seconds', 'threads')}
+    shown['test'] = {k: round(v, 4) for k, v in results['test'].items()
+                     if k.split('@')[1] in ('10', '20')}
+    if 'cold_start' in results:
+        shown['cold_start'] = {k: round(v, 4) for k, v in
+                               results['cold_start'].items()
+                               if '@20' in k or k.startswith('num_')}
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from lirdrec_pyg.data import list_datasets
+    rows = list_datasets()
+    width = max(len(r['name']) for r in rows)
+    for r in rows:
+        status = 'available' if r['available'] else 'missing'
+        print(f"{r['name']:<{width}}  {status:<9}  {r['description']}")
+        if r.get('path'):
+            print(f"{'':<{width}}  {'':<9}  path: {r['path']}")
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from lirdrec_pyg.data import dataset_summary, format_summary, load_dataset
+    print(format_summary(dataset_summary(load_dataset(args.dataset))))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lirdrec_pyg.models import MODELS
+
+    parser = argparse.ArgumentParser(
+        prog='lirdrec',
+        description='LIRDRec and multimodal graph recommenders on PyG.')
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    train = sub.add_parser('train', help='train and evaluate a model')
+    train.add_argument('--dataset', required=True,
+                       help='lastfm2k, amazon_baby, movielens_small, '
+                       'synthetic (see `lirdrec datasets`)')
+    train.add_argument('--model', required=True, choices=sorted(MODELS))
+    train.add_argument('--config', help='a YAML file with model/train/data '
+                       'sections, applied over configs/models/<model>.yaml')
+    train.add_argument('--set', nargs='*', metavar='KEY=VALUE',
+                       help='override config keys, e.g. train.lr=1e-4 '
+                       'num_layers=3')
+    train.add_argument('--out', required=True,
+                       help='output folder: results.json, checkpoint, log')
+    train.add_argument('--resume', action='store_true',
+                       help="continue from the folder's checkpoint")
+    train.add_argument('--threads', type=int,
+                       help='torch threads (default: the config, 1)')
+    train.add_argument('--cold-items', type=float, metavar='FRACTION',
+                       help='hold out this share of items entirely and '
+                       'report their ranking separately (cold_start)')
+    train.add_argument('--no-progress', action='store_true',
+                       help='no progress bar')
+    train.set_defaults(func=_cmd_train)
+
+    datasets = sub.add_parser('datasets', help='list the datasets')
+    datasets.set_defaults(func=_cmd_datasets)
+
+    summary = sub.add_parser('summary', help='print a dataset summary')
+    summary.add_argument('--dataset', required=True)
+    summary.set_defaults(func=_cmd_summary)
+
+    try:
+        from lirdrec_pyg.features.cli import add_features_parser
+    except ImportError:  # the pipeline module is optional at import time
+        add_features_parser = None
+    if add_features_parser is not None:
+        add_features_parser(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        print(f'lirdrec: error: {e}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    torch.set_num_threads(1)
+    sys.exit(main())

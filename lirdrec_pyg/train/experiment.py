@@ -1,0 +1,108 @@
+"""One experiment end to end: dataset + model + config -> results.json."""
+import logging
+import platform
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Union
+
+import numpy as np
+import torch
+import torch_geometric
+import yaml
+
+import lirdrec_pyg
+from lirdrec_pyg.data import load_dataset
+from lirdrec_pyg.models import create_model
+from lirdrec_pyg.train.io import atomic_write_json
+from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
+
+RESULTS = 'results.json'
+
+
+def versions() -> Dict[str, str]:
+    r"""Versions of the software a result depends on."""
+    from lirdrec_pyg.typing import WITH_TORCH_SPARSE
+    out = {
+        'lirdrec_pyg': lirdrec_pyg.__version__,
+        'python': sys.version.split()[0],
+        'torch': torch.__version__,
+        'torch_geometric': torch_geometric.__version__,
+        'numpy': np.__version__,
+        'platform': platform.platform(),
+    }
+    if WITH_TORCH_SPARSE:
+        import torch_sparse
+        out['torch_sparse'] = torch_sparse.__version__
+    return out
+
+
+def _file_logger(path: Path) -> Callable[[str], None]:
+    logger = logging.getLogger(f'lirdrec_pyg.run.{path}')
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not logger.handlers:
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
+        logger.addHandler(handler)
+    return logger.info
+
+
+def run_experiment(dataset: str, model: str, config: Dict[str, Any],
+                   out_dir: Optional[Union[str, Path]] = None,
+                   resume: bool = False,
+                   echo: Optional[Callable[[str], None]] = None,
+                   data: Any = None) -> Dict[str, Any]:
+    r"""Loads :obj:`dataset`, builds :obj:`model` with :obj:`config`
+    (see :func:`~lirdrec_pyg.train.config.load_config`), trains it and
+    returns (and, with :obj:`out_dir`, atomically writes) the results with
+    the config, versions and thread count beside them."""
+    train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
+    torch.set_num_threads(train_cfg.threads)
+    if data is None:
+        data = load_dataset(dataset, **(config.get('data') or {}))
+    eval_cfg = config.get('eval') or {}
+    cold = None
+    if eval_cfg.get('cold_item_fraction', 0.0) > 0:
+        from lirdrec_pyg.data.cold_start import hold_out_items
+        data, cold = hold_out_items(data, eval_cfg['cold_item_fraction'],
+                                    seed=train_cfg.seed)
+    out = Path(out_dir) if out_dir is not None else None
+    log_lines = []
+
+    def log(line: str) -> None:
+        log_lines.append(line)
+        if echo is not None:
+            echo(line)
+        if out is not None:
+            file_log(line)
+
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        file_log = _file_logger(out / 'train.log')
+        with open(out / 'config.yaml', 'w') as f:
+            yaml.safe_dump({'dataset': dataset, 'model': model, **config}, f,
+                           sort_keys=False)
+    seed_everything(train_cfg.seed)
+    recommender = create_model(model, data, **(config.get('model') or {}))
+    trainer = Trainer(recommender, data, train_cfg, out_dir=out,
+                      resume=resume, log=log)
+    result = trainer.fit()
+    results: Dict[str, Any] = {
+        'dataset': dataset,
+        'model': model,
+        'config': config,
+        'best_epoch': result.best_epoch,
+        'epochs': result.epochs,
+        'valid': result.valid,
+        'test': result.test,
+        'train_seconds': round(result.train_seconds, 3),
+        'versions': versions(),
+        'threads': torch.get_num_threads(),
+    }
+    if cold is not None:
+        from lirdrec_pyg.train.cold_start import evaluate_cold_items
+        results['cold_start'] = evaluate_cold_items(recommender, data, cold,
+                                                    ks=train_cfg.ks)
+    if out is not None:
+        atomic_write_json(out / RESULTS, results)
+    return results

@@ -1,0 +1,278 @@
+"""Training with early stopping, checkpoints and exact resumption."""
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import numpy as np
+import torch
+from torch_geometric.data import HeteroData
+
+from lirdrec_pyg.data import BPRSampler
+from lirdrec_pyg.models.base import UI, Recommender
+from lirdrec_pyg.train.evaluator import FullRankingEvaluator
+from lirdrec_pyg.train.io import atomic_torch_save
+
+CHECKPOINT = 'checkpoint.pt'
+BEST_MODEL = 'best_model.pt'
+
+
+@dataclass
+class TrainConfig:
+    r"""Settings of :class:`Trainer` (the ``train:`` section of a config).
+
+    Args:
+        epochs (int): Maximum number of epochs. (default: :obj:`1000`)
+        batch_size (int): Triples per optimisation step. (default: :obj:`2048`)
+        lr (float): Adam learning rate. (default: :obj:`1e-3`)
+        weight_decay (float): Adam weight decay. (default: :obj:`0.0`)
+        patience (int): Evaluations without improvement of
+            :obj:`valid_metric` before stopping. (default: :obj:`20`)
+        eval_every (int): Evaluate every this many epochs. (default: :obj:`1`)
+        eval_batch_size (int): Users per scoring block. (default: :obj:`4096`)
+        valid_metric (str): Model-selection metric. (default: :obj:`Recall@20`)
+        ks (list of int): Cut-offs of the metrics. (default: 5, 10, 20, 50)
+        seed (int): Fixes sampling and per-epoch randomness.
+            (default: :obj:`2024`)
+        threads (int): ``torch.set_num_threads``; one thread is much faster on
+            small machines. (default: :obj:`1`)
+        device (str): ``cpu`` or ``cuda``. (default: :obj:`cpu`)
+        progress (bool): Show a tqdm progress bar. (default: :obj:`True`)
+    """
+    epochs: int = 1000
+    batch_size: int = 2048
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 20
+    eval_every: int = 1
+    eval_batch_size: int = 4096
+    valid_metric: str = 'Recall@20'
+    ks: List[int] = field(default_factory=lambda: [5, 10, 20, 50])
+    seed: int = 2024
+    threads: int = 1
+    device: str = 'cpu'
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ('epochs', 'batch_size', 'patience', 'eval_every',
+                     'eval_batch_size', 'threads'):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"train.{name} must be a positive integer "
+                                 f"(got {value!r})")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr must be positive (got {self.lr})")
+        self.ks = [int(k) for k in self.ks]
+        name, _, k = self.valid_metric.partition('@')
+        if not k.isdigit() or int(k) not in self.ks:
+            raise ValueError(f"train.valid_metric '{self.valid_metric}' must "
+                             f"be '<Metric>@K' with K in train.ks {self.ks}")
+
+    @classmethod
+    def from_dict(cls, cfg: Dict[str, Any]) -> 'TrainConfig':
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ValueError(f"unknown train key(s) {unknown}; accepted: "
+                             f"{sorted(known)}")
+        return cls(**cfg)
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    epochs: int
+    valid: Dict[str, float]
+    test: Dict[str, float]
+    train_seconds: float
+    history: List[Dict[str, Any]]
+    stopped_early: bool
+
+
+def seed_everything(seed: int) -> None:
+    r"""Seeds Python, NumPy and torch (model initialisation)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    r"""The seed of epoch :obj:`epoch`'s sampling and dropout: a function of
+    (seed, epoch) only, so that a resumed run draws what the uninterrupted
+    one drew."""
+    return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
+
+
+class Trainer:
+    r"""Trains a :class:`~lirdrec_pyg.models.Recommender` with BPR triples,
+    Adam, full-ranking validation every :obj:`eval_every` epochs and early
+    stopping; reports the test metrics of the best validation epoch.
+
+    With :obj:`out_dir`, a checkpoint is written atomically after every epoch
+    and :obj:`resume=True` continues from it to the same result an
+    uninterrupted run gives.
+
+    Args:
+        model (Recommender): The model (built from :obj:`data`).
+        data (HeteroData): The dataset with train/valid/test edges.
+        config (TrainConfig): The settings.
+        out_dir (str or Path, optional): Where checkpoints go.
+        resume (bool): Continue from :obj:`out_dir`'s checkpoint if any.
+        log (callable, optional): Receives one line per evaluation
+            (default: the ``lirdrec_pyg`` logger).
+    """
+    def __init__(self, model: Recommender, data: HeteroData,
+                 config: Optional[TrainConfig] = None,
+                 out_dir: Optional[Union[str, Path]] = None,
+                 resume: bool = False,
+                 log: Optional[Callable[[str], None]] = None) -> None:
+        self.config = config or TrainConfig()
+        self.device = torch.device(self.config.device)
+        self.model = model.to(self.device)
+        self.data = data
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.resume = resume
+        self.log = log or logging.getLogger('lirdrec_pyg').info
+        ks = self.config.ks
+        bs = self.config.eval_batch_size
+        self.valid_evaluator = FullRankingEvaluator.from_data(
+            data, 'valid', ks=ks, batch_size=bs)
+        self.test_evaluator = FullRankingEvaluator.from_data(
+            data, 'test', ks=ks, batch_size=bs)
+
+    def evaluate(self, evaluator: FullRankingEvaluator) -> Dict[str, float]:
+        self.model.eval()
+        state = self.model.inference()
+        return evaluator.evaluate(lambda users: self.model.score(
+            state, users.to(self.device)))
+
+    def _checkpoint(self, state: Dict[str, Any]) -> None:
+        if self.out_dir is not None:
+            atomic_torch_save(self.out_dir / CHECKPOINT, state)
+
+    def _train_epoch(self, epoch: int, sampler: BPRSampler,
+                     optimizer: torch.optim.Optimizer) -> float:
+        seed = epoch_seed(self.config.seed, epoch)
+        torch.manual_seed(seed)  # dropout and other in-model randomness
+        generator = torch.Generator().manual_seed(seed)
+        self.model.train()
+        self.model.on_epoch_start(epoch)
+        users, pos, neg = sampler.sample(generator)
+        users, pos, neg = (users.to(self.device), pos.to(self.device),
+                           neg.to(self.device))
+        total, bs = 0.0, self.config.batch_size
+        num_batches = math.ceil(users.numel() / bs)
+        for b in range(num_batches):
+            sl = slice(b * bs, (b + 1) * bs)
+            loss = self.model.loss(users[sl], pos[sl], neg[sl])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss became {loss.item()} at epoch {epoch}, batch {b}; "
+                    f"lower train.lr or check the features for extreme "
+                    f"values")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+        return total / max(num_batches, 1)
+
+    def _restore_best(self) -> None:
+        r"""Leaves the model at its best validation epoch."""
+        best = getattr(self, 'best_state', None)
+        if best is None and self.out_dir is not None and (
+                self.out_dir / BEST_MODEL).exists():
+            best = torch.load(self.out_dir / BEST_MODEL,
+                              map_location=self.device, weights_only=False)
+        if best is not None:
+            self.model.load_state_dict(best)
+
+    def fit(self) -> TrainResult:
+        cfg = self.config
+        torch.set_num_threads(cfg.threads)
+        metric = cfg.valid_metric
+        if not self.model.trainable:
+            start = time.perf_counter()
+            valid = self.evaluate(self.valid_evaluator)
+            test = self.evaluate(self.test_evaluator)
+            self.log(f'epoch 0 | valid {metric} {valid[metric]:.4f}')
+            return TrainResult(0, 0, valid, test,
+                               time.perf_counter() - start, [], False)
+
+        edge_index = self.data[UI].edge_index
+        sampler = BPRSampler(edge_index.cpu(), self.model.num_users,
+                             self.model.num_items)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr,
+                                     weight_decay=cfg.weight_decay)
+        state: Dict[str, Any] = dict(epoch=0, best_score=-math.inf,
+                                     best_epoch=0, valid={}, test={},
+                                     bad_evals=0, history=[],
+                                     train_seconds=0.0, stopped=False)
+        ckpt = self.out_dir / CHECKPOINT if self.out_dir else None
+        if self.resume and ckpt is not None and ckpt.exists():
+            saved = torch.load(ckpt, map_location=self.device,
+                               weights_only=False)
+            self.model.load_state_dict(saved['model'])
+            self.model.load_extra_state_from_checkpoint(saved['model_extra'])
+            optimizer.load_state_dict(saved['optimizer'])
+            state = saved['trainer']
+            self.log(f"resumed from {ckpt} at epoch {state['epoch']}")
+
+        bar = None
+        if cfg.progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=cfg.epochs, initial=state['epoch'],
+                       desc=type(self.model).__name__, unit='epoch',
+                       dynamic_ncols=True)
+        epoch = state['epoch']
+        while epoch < cfg.epochs and not state['stopped']:
+            epoch += 1
+            start = time.perf_counter()
+            loss = self._train_epoch(epoch, sampler, optimizer)
+            state['train_seconds'] += time.perf_counter() - start
+            record: Dict[str, Any] = dict(epoch=epoch, loss=loss)
+            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+                valid = self.evaluate(self.valid_evaluator)
+                record['valid'] = valid
+                if valid[metric] > state['best_score']:
+                    state.update(best_score=valid[metric], best_epoch=epoch,
+                                 valid=valid, bad_evals=0,
+                                 test=self.evaluate(self.test_evaluator))
+                    self.best_state = {
+                        k: v.detach().clone()
+                        for k, v in self.model.state_dict().items()}
+                    if self.out_dir is not None:
+                        atomic_torch_save(self.out_dir / BEST_MODEL,
+                                          self.best_state)
+                else:
+                    state['bad_evals'] += 1
+                state['stopped'] = state['bad_evals'] >= cfg.patience
+                self.log(f"epoch {epoch} | loss {loss:.4f} | valid {metric} "
+                         f"{valid[metric]:.4f} | best {state['best_score']:.4f}"
+                         f" @ {state['best_epoch']} | "
+                         f"{time.perf_counter() - start:.2f}s")
+            state['history'].append(record)
+            state['epoch'] = epoch
+            self._checkpoint(dict(
+                model=self.model.state_dict(),
+                model_extra=self.model.extra_state_for_checkpoint(),
+                optimizer=optimizer.state_dict(), trainer=state))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f'{loss:.4f}',
+                                best=f"{state['best_score']:.4f}")
+        if bar is not None:
+            bar.close()
+        self._restore_best()
+        return TrainResult(state['best_epoch'], state['epoch'], state['valid'],
+                           state['test'], state['train_seconds'],
+                           state['history'], state['stopped'])
+
+
+def result_to_dict(result: TrainResult) -> Dict[str, Any]:
+    out = asdict(result)
+    out.pop('history')
+    return out
+
