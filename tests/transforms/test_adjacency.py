@@ -1,0 +1,48 @@
+import pytest
+import torch
+from torch_geometric.data import HeteroData
+
+from lirdrec_pyg.transforms import (UserItemAdjacency,
+                                    bipartite_normalized_adjacency,
+                                    get_ui_adjacency)
+
+
+def dense_reference(edge_index, num_users, num_items):
+    n = num_users + num_items
+    a = torch.zeros(n, n)
+    a[edge_index[0], num_users + edge_index[1]] = 1.0
+    a[num_users + edge_index[1], edge_index[0]] = 1.0
+    deg = a.sum(1)
+    inv = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
+    return inv.view(-1, 1) * a * inv.view(1, -1)
+
+
+def test_matches_dense_formula():
+    edge_index = torch.tensor([[0, 0, 1, 2, 2, 2], [0, 2, 1, 0, 1, 3]])
+    adj = bipartite_normalized_adjacency(edge_index, 4, 5)  # user 3, item 4 isolated
+    assert adj.layout == torch.sparse_csr
+    expected = dense_reference(edge_index, 4, 5)
+    assert torch.allclose(adj.to_dense(), expected, atol=1e-6)
+    assert torch.allclose(adj.to_dense(), adj.to_dense().t())
+    # Hand check: user 0 (degree 2) to item 0 (degree 2): 1/sqrt(2*2).
+    assert adj.to_dense()[0, 4].item() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_rejects_out_of_range_ids():
+    with pytest.raises(ValueError, match=r'item ids must lie in \[0, 2\)'):
+        bipartite_normalized_adjacency(torch.tensor([[0], [5]]), 1, 2)
+    with pytest.raises(ValueError, match='shape'):
+        bipartite_normalized_adjacency(torch.tensor([0, 1]), 1, 2)
+
+
+def test_transform_and_cache():
+    data = HeteroData()
+    data['user'].num_nodes = 2
+    data['item'].num_nodes = 3
+    data['user', 'interacts', 'item'].edge_index = torch.tensor([[0, 1],
+                                                                 [2, 0]])
+    out = UserItemAdjacency()(data)
+    assert out.ui_adj.shape == (5, 5)
+    assert 'UserItemAdjacency' in repr(UserItemAdjacency())
+    first = get_ui_adjacency(data)
+    assert get_ui_adjacency(data) is first  # cached on the object
