@@ -14,3 +14,9 @@ from lirdrec_pyg.transforms.knn_graph import (  # noqa: E402
     ItemKNNGraph, get_item_graph, knn_graph)
 
 __all__ += ['ItemKNNGraph', 'get_item_graph', 'knn_graph']
+from lirdrec_pyg.transforms.edge_dropout import (  # noqa: E402
+    degree_sensitive_edge_dropout, degree_sensitive_edge_weight,
+    dropped_ui_adjacency)
+
+__all__ += ['degree_sensitive_edge_dropout', 'degree_sensitive_edge_weight',
+            'dropped_ui_adjacency']
