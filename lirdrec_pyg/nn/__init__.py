@@ -4,3 +4,10 @@ from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
 __all__ = ['LightGCNPropagation', 'sparse_propagate']
 from lirdrec_pyg.nn.contrastive import cosine_alignment_loss, info_nce
 __all__ += ['cosine_alignment_loss', 'info_nce']
+from lirdrec_pyg.nn.dct import dct_2d, dct_ii  # noqa: E402
+from lirdrec_pyg.nn.encoder import ModalityEncoder  # noqa: E402
+from lirdrec_pyg.nn.fusion import PWCFusion  # noqa: E402
+from lirdrec_pyg.nn.multimodal import MultimodalTransform  # noqa: E402
+
+__all__ += ['dct_2d', 'dct_ii', 'ModalityEncoder', 'PWCFusion',
+            'MultimodalTransform']
