@@ -13,3 +13,6 @@ __all__ = [
     'create_model', 'get_model_class', 'model_hyperparameters',
     'register_model', 'Popularity', 'BPR', 'LightGCN'
 ]
+from lirdrec_pyg.models.itemknn_cbf import ItemKNNCBF  # noqa: E402
+
+__all__ += ['ItemKNNCBF']
