@@ -16,3 +16,6 @@ __all__ = [
 from lirdrec_pyg.models.itemknn_cbf import ItemKNNCBF  # noqa: E402
 
 __all__ += ['ItemKNNCBF']
+from lirdrec_pyg.models.freedom import FREEDOM  # noqa: E402
+
+__all__ += ['FREEDOM']
