@@ -46,7 +46,8 @@ def _parse_column(path: Path, column: str, values: Sequence[str],
         # Line 1 is the header.
         raise DataFormatError(
             f"{path.name}, line {row + 2}: column '{column}' holds "
-            f"{values[row]!r}, expected an {kind}") from None
+            f"{values[row]!r}, expected {'an' if kind == 'integer' else 'a'} "
+            f"{kind}") from None
 
 
 def _read_header(path: Path) -> List[str]:
