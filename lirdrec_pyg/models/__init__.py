@@ -19,3 +19,6 @@ __all__ += ['ItemKNNCBF']
 from lirdrec_pyg.models.freedom import FREEDOM  # noqa: E402
 
 __all__ += ['FREEDOM']
+from lirdrec_pyg.models.slmrec import SLMRec  # noqa: E402
+
+__all__ += ['SLMRec']
