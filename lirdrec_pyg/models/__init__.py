@@ -19,6 +19,15 @@ __all__ += ['ItemKNNCBF']
 from lirdrec_pyg.models.freedom import FREEDOM  # noqa: E402
 
 __all__ += ['FREEDOM']
+from lirdrec_pyg.models.lattice import LATTICE  # noqa: E402
+
+__all__ += ['LATTICE']
 from lirdrec_pyg.models.slmrec import SLMRec  # noqa: E402
 
 __all__ += ['SLMRec']
+from lirdrec_pyg.models.vbpr import VBPR  # noqa: E402
+from lirdrec_pyg.models.mmgcn import MMGCN  # noqa: E402
+from lirdrec_pyg.models.grcn import GRCN  # noqa: E402
+from lirdrec_pyg.models.dualgnn import DualGNN  # noqa: E402
+
+__all__ += ['VBPR', 'MMGCN', 'GRCN', 'DualGNN']
