@@ -8,7 +8,6 @@ MovieLens). See ``docs/features.md``.
 """
 import argparse
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -205,10 +204,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def _default_movielens() -> Path:
-    root = os.environ.get('LIRDREC_DATA')
-    if root is None:
-        root = Path(__file__).resolve().parents[2].parent / 'shared' / 'data'
-    return Path(root) / 'movielens_small'
+    from lirdrec_pyg.data.datasets import data_root
+    return data_root() / 'movielens_small'
 
 
 @_guard

@@ -52,15 +52,15 @@ def write_json_atomic(path: PathLike, obj: Any) -> None:
 
 
 def _delimiter(path: Path) -> str:
-    return '\t' if path.suffix.lower() in {'.tsv', '.tab', '.txt'} else ','
+    return '\t' if path.suffix.lower() in {'.tsv', '.tab', '.txt', '.inter'} else ','
 
 
 def read_rows(path: PathLike) -> Tuple[List[str], List[List[str]]]:
     r"""Reads a delimited table with a header row.
 
-    Files ending in :obj:`.tsv`, :obj:`.tab` or :obj:`.txt` are tab-separated
-    without quoting (tags may contain quote characters); anything else is
-    read as CSV with standard quoting.
+    Files ending in :obj:`.tsv`, :obj:`.tab`, :obj:`.txt` or :obj:`.inter`
+    are tab-separated without quoting (tags may contain quote characters);
+    anything else is read as CSV with standard quoting.
 
     Returns:
         The header and the data rows.

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from lirdrec_pyg.data.movielens import movielens_item_texts
 from lirdrec_pyg.features.assemble import (FeatureReport, write_feature_file,
                                            write_matrix_file)
 from lirdrec_pyg.features.io import PathLike
@@ -28,10 +29,16 @@ def _read_csv(path: Path, columns: Sequence[str]) -> List[Dict[str, str]]:
 
 
 def movielens_item_order(folder: PathLike) -> List[int]:
-    r"""The movie ids in item-id order: sorted unique :obj:`movieId` of
-    :obj:`ratings.csv`, the remapping used when all ratings are kept."""
-    rows = _read_csv(Path(folder) / 'ratings.csv', ['movieId'])
-    return sorted({int(r['movieId']) for r in rows})
+    r"""The movie id of every item id, as numbered by
+    :func:`~lirdrec_pyg.data.movielens.read_movielens`: ascending
+    :obj:`movieId` over the whole catalogue (:obj:`movies.csv` and
+    :obj:`ratings.csv`), independent of rating filters and splits."""
+    folder = Path(folder)
+    ids = {int(r['movieId'])
+           for r in _read_csv(folder / 'ratings.csv', ['movieId'])}
+    if (folder / 'movies.csv').is_file():
+        ids.update(movielens_genres(folder))
+    return sorted(ids)
 
 
 def movielens_genres(folder: PathLike) -> Dict[int, List[str]]:
@@ -40,34 +47,6 @@ def movielens_genres(folder: PathLike) -> Dict[int, List[str]]:
     rows = _read_csv(Path(folder) / 'movies.csv', ['movieId', 'genres'])
     return {int(r['movieId']): [g for g in r['genres'].split('|')
                                 if g and g != NO_GENRE] for r in rows}
-
-
-def movielens_texts(folder: PathLike) -> Dict[int, str]:
-    r"""Movie id -> :obj:`"<title>. Genres: <g1>, <g2>. Tags: <t1>, <t2>."`,
-    from :obj:`movies.csv` and :obj:`tags.csv` (tags deduplicated
-    case-insensitively, in the order they were first given; the parts without
-    content are left out)."""
-    folder = Path(folder)
-    movies = _read_csv(folder / 'movies.csv', ['movieId', 'title', 'genres'])
-    tags: Dict[int, Dict[str, str]] = {}
-    tag_file = folder / 'tags.csv'
-    if tag_file.is_file():
-        for r in _read_csv(tag_file, ['movieId', 'tag']):
-            tag = ' '.join(r['tag'].split())
-            if tag:
-                tags.setdefault(int(r['movieId']), {}).setdefault(
-                    tag.lower(), tag)
-    genres = movielens_genres(folder)
-    out: Dict[int, str] = {}
-    for r in movies:
-        movie = int(r['movieId'])
-        parts = [r['title'].strip()]
-        if genres[movie]:
-            parts.append('Genres: ' + ', '.join(genres[movie]))
-        if movie in tags:
-            parts.append('Tags: ' + ', '.join(tags[movie].values()))
-        out[movie] = '. '.join(parts) + '.'
-    return out
 
 
 def genre_matrix(genres: Dict[int, List[str]], movie_ids: Sequence[int]
@@ -103,11 +82,13 @@ def build_movielens_features(
         folder (str): The MovieLens folder (:obj:`movies.csv`,
             :obj:`tags.csv`, :obj:`ratings.csv`).
         embedder (Embedder): The text encoder.
-        movie_ids (list of int, optional): Movie id of each item id; must
-            match the data reader's remapping. (default: sorted unique movie
-            ids of :obj:`ratings.csv`, see :func:`movielens_item_order`)
-        item_texts (dict, optional): Movie id -> text, replacing
-            :func:`movielens_texts`. (default: :obj:`None`)
+        movie_ids (list of int, optional): Movie id of each item id.
+            (default: the numbering of
+            :func:`~lirdrec_pyg.data.movielens.read_movielens`, see
+            :func:`movielens_item_order`)
+        item_texts (dict, optional): Movie id -> text. (default: title,
+            genres and tags from
+            :func:`~lirdrec_pyg.data.movielens.movielens_item_texts`)
         fallback (str, optional): For movies without text.
             (default: :obj:`"mean"`)
         chunk_size (int, optional): Texts per cached chunk.
@@ -122,7 +103,8 @@ def build_movielens_features(
     movie_ids = [int(m) for m in movie_ids]
     if len(set(movie_ids)) != len(movie_ids):
         raise ValueError("'movie_ids' contains repeated movie ids")
-    texts = movielens_texts(folder) if item_texts is None else item_texts
+    texts = movielens_item_texts(folder) if item_texts is None else \
+        item_texts
     by_item = {i: texts[m] for i, m in enumerate(movie_ids) if m in texts}
     reports = {}
     reports['text'] = write_feature_file(
