@@ -39,7 +39,7 @@ def check_ratios(edge_index, parts, num_users, ratios):
 
 
 @pytest.mark.parametrize('ratios', [(0.8, 0.1, 0.1), (0.6, 0.2, 0.2),
-                                    (0.5, 0.5, 0.0)])
+                                    (0.5, 0.5, 0.0), (0.2, 0.4, 0.4)])
 def test_random_split_per_user(ratios):
     edge_index, _, counts = random_edges()
     parts = random_split_per_user(edge_index, 40, ratios, seed=3)
