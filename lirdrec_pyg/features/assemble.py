@@ -30,15 +30,16 @@ class FeatureReport:
     embedder: str
     fingerprint: str
     computed_chunks: int = 0
-    cached_chunks: int = 0
+    computed_items: int = 0
+    cached_items: int = 0
     skipped: bool = False
     seconds: float = 0.0
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         state = 'unchanged, skipped' if self.skipped else (
-            f'{self.computed_chunks} chunk(s) computed, '
-            f'{self.cached_chunks} from cache')
+            f'{self.computed_items} text(s) embedded, '
+            f'{self.cached_items} from cache')
         return (f'{self.path}: {self.num_items} x {self.dim}, '
                 f'{self.num_missing} item(s) without input -> '
                 f'{self.fallback} fallback ({state}, {self.seconds:.1f}s)')
@@ -138,7 +139,8 @@ def build_feature_matrix(
         num_missing=len(missing), missing_items=missing, fallback=fallback,
         embedder=repr(embedder),
         fingerprint=run_fingerprint(texts, num_items, embedder, fallback),
-        computed_chunks=stats.computed, cached_chunks=stats.cached,
+        computed_chunks=stats.computed_chunks,
+        computed_items=stats.computed_items, cached_items=stats.cached_items,
         seconds=time.perf_counter() - start)
     return matrix, report
 
@@ -197,7 +199,7 @@ def write_feature_file(
     old = load_report(path)
     if not force and old is not None and old.fingerprint == fingerprint:
         old.skipped = True
-        old.computed_chunks = old.cached_chunks = 0
+        old.computed_chunks = old.computed_items = old.cached_items = 0
         old.seconds = time.perf_counter() - start
         return old
     if cache_dir is None:

@@ -6,14 +6,17 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 PathLike = Union[str, os.PathLike]
 
 
-def _atomic(path: PathLike, write: Any, mode: str) -> None:
+def atomic_write(path: PathLike, write: Callable[[Any], Any],
+                 mode: str = 'wb') -> None:
+    r"""Calls :obj:`write(f)` on a temporary file next to :obj:`path` and
+    renames it to :obj:`path` once complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A temporary file in the same folder, then os.replace: readers see either
@@ -38,12 +41,12 @@ def _atomic(path: PathLike, write: Any, mode: str) -> None:
 
 def save_npy_atomic(path: PathLike, array: np.ndarray) -> None:
     r"""Saves :obj:`array` to the :obj:`.npy` file :obj:`path` atomically."""
-    _atomic(path, lambda f: np.save(f, array), 'wb')
+    atomic_write(path, lambda f: np.save(f, array), 'wb')
 
 
 def write_text_atomic(path: PathLike, text: str) -> None:
     r"""Writes :obj:`text` (UTF-8) to :obj:`path` atomically."""
-    _atomic(path, lambda f: f.write(text.encode('utf-8')), 'wb')
+    atomic_write(path, lambda f: f.write(text.encode('utf-8')), 'wb')
 
 
 def write_json_atomic(path: PathLike, obj: Any) -> None:

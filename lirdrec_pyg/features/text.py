@@ -131,7 +131,8 @@ def embed_texts(
     r"""Embeds :obj:`texts` chunk by chunk with resumable caching.
 
     Repeated texts are embedded once. With :obj:`cache_dir`, every finished
-    chunk is stored there, see :func:`~lirdrec_pyg.features.cache.run_chunked`.
+    chunk is stored there and cached texts are not embedded again, see
+    :func:`~lirdrec_pyg.features.cache.run_chunked`.
 
     Args:
         texts (list of str): Texts, one output row each.
@@ -141,13 +142,13 @@ def embed_texts(
         progress (bool, optional): Show a progress bar. (default: :obj:`True`)
     """
     # Unique texts sorted by length: chunks of similar lengths waste less
-    # padding, and the order (hence the chunk cache keys) is deterministic.
+    # padding.
     order = sorted(set(texts), key=lambda t: (len(t), t))
-    unique = {text: i for i, text in enumerate(order)}
     rows, stats = run_chunked(order, embedder.encode,
                               key=embedder.fingerprint, cache_dir=cache_dir,
                               chunk_size=chunk_size, progress=progress,
                               desc='embedding')
+    unique = {text: i for i, text in enumerate(order)}
     index = np.fromiter((unique[t] for t in texts), dtype=np.int64,
                         count=len(texts))
     return rows[index], stats

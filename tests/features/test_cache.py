@@ -2,16 +2,17 @@ import numpy as np
 import pytest
 
 from feature_helpers import FakeEmbedder, Interrupted
-from lirdrec_pyg.features.cache import run_chunked
+from lirdrec_pyg.features.cache import cache_folder, run_chunked
 
 
 def test_run_chunked_without_cache_matches_direct():
-    texts = [f't{i}' for i in range(10)]
+    texts = [f't{i}' for i in range(10)] + ['t0']
     fake = FakeEmbedder()
     out, stats = run_chunked(texts, fake.encode, 'k', None, chunk_size=4,
                              progress=False)
     assert np.allclose(out, np.stack([fake.vector(t) for t in texts]))
-    assert (stats.computed, stats.cached, fake.calls) == (3, 0, 3)
+    assert fake.calls == 3 and stats.computed_chunks == 3
+    assert stats.computed_items == 10  # the repeated 't0' once
 
 
 def test_run_chunked_resumes_after_interruption(tmp_path):
@@ -20,19 +21,31 @@ def test_run_chunked_resumes_after_interruption(tmp_path):
     with pytest.raises(Interrupted):
         run_chunked(texts, killed.encode, 'k', tmp_path, chunk_size=5,
                     progress=False)
-    assert len(list(tmp_path.glob('*.npy'))) == 2
+    assert len(list(cache_folder(tmp_path, 'k').glob('chunk-*.npz'))) == 2
+    assert not list(cache_folder(tmp_path, 'k').glob('*.tmp'))
 
     resumed = FakeEmbedder()
     out, stats = run_chunked(texts, resumed.encode, 'k', tmp_path,
                              chunk_size=5, progress=False)
-    assert (stats.computed, stats.cached) == (3, 2)
     assert resumed.calls == 3 and resumed.texts == texts[10:]
+    assert (stats.cached_items, stats.computed_items) == (10, 13)
     assert np.allclose(out, np.stack([FakeEmbedder.vector(t) for t in texts]))
 
     again = FakeEmbedder()
-    _, stats = run_chunked(texts, again.encode, 'k', tmp_path, chunk_size=5,
-                           progress=False)
-    assert again.calls == 0 and stats.cached == 5
+    out2, stats = run_chunked(texts, again.encode, 'k', tmp_path,
+                              chunk_size=5, progress=False)
+    assert again.calls == 0 and stats.cached_items == 23
+    assert np.array_equal(out, out2)
+
+
+def test_run_chunked_computes_only_new_inputs(tmp_path):
+    texts = [f'text {i}' for i in range(10)]
+    run_chunked(texts, FakeEmbedder().encode, 'k', tmp_path, 4,
+                progress=False)
+    new = FakeEmbedder()
+    run_chunked(['new one'] + texts[::-1], new.encode, 'k', tmp_path, 4,
+                progress=False)
+    assert new.texts == ['new one']
 
 
 def test_run_chunked_cache_key_separates_models(tmp_path):
