@@ -31,6 +31,9 @@ from lirdrec_pyg.models.grcn import GRCN  # noqa: E402
 from lirdrec_pyg.models.dualgnn import DualGNN  # noqa: E402
 
 __all__ += ['VBPR', 'MMGCN', 'GRCN', 'DualGNN']
+from lirdrec_pyg.models.dragon import DRAGON  # noqa: E402
+
+__all__ += ['DRAGON']
 from lirdrec_pyg.models.bm3 import BM3  # noqa: E402
 
 __all__ += ['BM3']

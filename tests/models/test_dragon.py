@@ -1,0 +1,107 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import HeteroData
+
+from lirdrec_pyg.data import make_synthetic
+from lirdrec_pyg.models import DRAGON, create_model
+from lirdrec_pyg.train import TrainConfig, Trainer
+from lirdrec_pyg.transforms import get_item_graph, get_ui_adjacency
+
+
+def _hand_made():
+    # user 0: {0, 1, 2}, user 1: {1, 2}, user 2: {2, 3}, user 3: {4}
+    data = HeteroData()
+    data['user'].num_nodes = 4
+    data['item'].num_nodes = 5
+    data['user', 'interacts', 'item'].edge_index = torch.tensor(
+        [[0, 0, 0, 1, 1, 2, 2, 3], [0, 1, 2, 1, 2, 2, 3, 4]])
+    data['item'].image = torch.randn(5, 6)
+    data['item'].text = torch.randn(5, 4)
+    data['item'].audio = torch.randn(5, 3)
+    data.modalities = ['image', 'text', 'audio']
+    return data
+
+
+@pytest.fixture(scope='module')
+def small():
+    return make_synthetic(num_users=60, num_items=40,
+                          modality_dims={'image': 12, 'text': 8, 'audio': 5},
+                          interactions_per_user=8, seed=1)
+
+
+def _batch(data, n=32):
+    edge_index = data['user', 'interacts', 'item'].edge_index
+    idx = torch.randint(edge_index.size(1), (n,))
+    neg = torch.randint(data['item'].num_nodes, (n,))
+    return edge_index[0, idx], edge_index[1, idx], neg
+
+
+def test_user_cooccurrence_graph_on_hand_made_case():
+    model = DRAGON(_hand_made(), knn_k=2, user_k=5)
+    e1, e2 = math.exp(1.0), math.exp(2.0)
+    expected = torch.tensor([
+        [0.0, e2 / (e2 + e1), e1 / (e2 + e1), 0.0],
+        [e2 / (e2 + e1), 0.0, e1 / (e2 + e1), 0.0],
+        [0.5, 0.5, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0],  # user 3 shares no item with anyone
+    ])
+    assert torch.allclose(model.user_adj.to_dense(), expected)
+    model = DRAGON(_hand_made(), knn_k=2, user_k=1)
+    expected = torch.tensor([[0.0, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0],
+                             [0, 0, 0, 0]])
+    assert torch.equal(model.user_adj.to_dense(), expected)
+
+
+def test_forward_matches_dense_equations():
+    data = _hand_made()
+    model = DRAGON(data, embedding_dim=4, knn_k=2, user_k=5)
+    adj = get_ui_adjacency(data).to_dense()
+    item_adj = get_item_graph(data, k=2).to_dense()
+    users, items = [], []
+    for k, m in enumerate(model.modalities):
+        x = torch.cat([model.preferences[m],
+                       model.mlps[m](data['item'][m])])
+        x = F.normalize(x, dim=-1)
+        z = x + adj @ x + adj @ adj @ x
+        users.append(model.user_modality_weight[:, k:k + 1] * z[:4])
+        items.append(z[4:])
+    user, item = torch.cat(users, -1), torch.cat(items, -1)
+    user = user + model.user_adj.to_dense() @ user
+    item = item + item_adj @ item
+    got_user, got_item = model.inference()
+    assert got_user.shape == (4, 12)
+    assert torch.allclose(got_user, user.detach(), atol=1e-5)
+    assert torch.allclose(got_item, item.detach(), atol=1e-5)
+    assert str(model) == ("DRAGON(4, 5, embedding_dim=4, modalities="
+                          "['image', 'text', 'audio'], knn_k=2, user_k=5)")
+
+
+def test_gradients_reach_every_parameter(small):
+    model = DRAGON(small)
+    model.loss(*_batch(small)).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    # Item features are fixed inputs, not parameters.
+    assert not any('feature' in name for name, _ in model.named_parameters())
+
+
+def test_argument_checks(small):
+    with pytest.raises(ValueError, match="'user_k'"):
+        DRAGON(small, user_k=0)
+    data = _hand_made()
+    data.modalities = []
+    with pytest.raises(ValueError, match='no modalities'):
+        DRAGON(data)
+
+
+def test_beats_popularity_on_synthetic():
+    data = make_synthetic(num_users=300, num_items=200, seed=0)
+    pop = Trainer(create_model('popularity', data), data,
+                  TrainConfig(epochs=1, progress=False)).fit()
+    result = Trainer(create_model('dragon', data), data,
+                     TrainConfig(epochs=8, lr=5e-3, progress=False)).fit()
+    assert result.test['Recall@20'] > pop.test['Recall@20']
+    assert result.test['NDCG@20'] > pop.test['NDCG@20']
