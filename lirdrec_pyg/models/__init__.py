@@ -37,3 +37,6 @@ __all__ += ['DRAGON']
 from lirdrec_pyg.models.bm3 import BM3  # noqa: E402
 
 __all__ += ['BM3']
+from lirdrec_pyg.models.mgcn import MGCN  # noqa: E402
+
+__all__ += ['MGCN']
