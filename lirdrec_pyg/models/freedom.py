@@ -64,8 +64,9 @@ class FREEDOM(Recommender):
         dropout (float, optional): Fraction :math:`p` of user-item edges
             dropped each epoch. (default: :obj:`0.8`)
         modality_weights (dict[str, float], optional): Mixture :math:`w_m` of
-            the item graph (default: :obj:`None`, see
-            :func:`~lirdrec_pyg.transforms.knn_graph.default_modality_weights`).
+            the item graph (default: :obj:`None`, the text-0.9 mixture of
+            :func:`~lirdrec_pyg.transforms.knn_graph.default_modality_weights`
+            ).
     """
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  knn_k: int = 10, num_mm_layers: int = 1,

@@ -1,5 +1,5 @@
 """LATTICE: an item-item graph learned from projected modality features."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -73,8 +73,8 @@ class LATTICE(Recommender):
     .. math::
         \mathbf{S} = (1-\lambda)\, \mathcal{N}\Big(\sum_m \alpha_m
         \mathrm{knn}(\mathbf{X}_m \mathbf{W}_m + \mathbf{b}_m)\Big) +
-        \lambda \sum_m \alpha_m \mathcal{N}\big(\mathrm{knn}(\mathbf{X}_m^{(0)})
-        \big)
+        \lambda \sum_m \alpha_m
+        \mathcal{N}\big(\mathrm{knn}(\mathbf{X}_m^{(0)})\big)
 
     mixes a graph learned from projected (trainable) features with the one of
     the raw features :math:`\mathbf{X}_m^{(0)}`. It is re-built at the first
