@@ -40,3 +40,6 @@ __all__ += ['BM3']
 from lirdrec_pyg.models.mgcn import MGCN  # noqa: E402
 
 __all__ += ['MGCN']
+from lirdrec_pyg.models.lgmrec import LGMRec  # noqa: E402
+
+__all__ += ['LGMRec']
