@@ -40,6 +40,9 @@ __all__ += ['BM3']
 from lirdrec_pyg.models.mgcn import MGCN  # noqa: E402
 
 __all__ += ['MGCN']
+from lirdrec_pyg.models.lirdrec import LIRDRec  # noqa: E402
+
+__all__ += ['LIRDRec']
 from lirdrec_pyg.models.lgmrec import LGMRec  # noqa: E402
 
 __all__ += ['LGMRec']

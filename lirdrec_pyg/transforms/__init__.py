@@ -20,3 +20,6 @@ from lirdrec_pyg.transforms.edge_dropout import (  # noqa: E402
 
 __all__ += ['degree_sensitive_edge_dropout', 'degree_sensitive_edge_weight',
             'dropped_ui_adjacency']
+from lirdrec_pyg.transforms.knn_graph import knn_indices  # noqa: E402
+
+__all__ += ['knn_indices']

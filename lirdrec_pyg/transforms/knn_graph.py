@@ -13,6 +13,50 @@ II = ('item', 'similar', 'item')
 NORMALIZATIONS = ('sym', 'rw', 'none')
 
 
+def knn_indices(query: Tensor, ref: Tensor, k: int, block_size: int = 2048,
+                exclude_self: bool = False,
+                force_self: bool = False) -> Tensor:
+    r"""The indices of the :obj:`k` rows of :obj:`ref` with the largest
+    cosine similarity to every row of :obj:`query`, shape
+    :obj:`[len(query), k]`, computed :obj:`block_size` query rows at a time.
+
+    Args:
+        query (torch.Tensor): Query features :obj:`[N, F]`.
+        ref (torch.Tensor): Reference features :obj:`[M, F]`.
+        k (int): Neighbours per query row (:math:`\leq M`).
+        block_size (int, optional): Query rows per block.
+            (default: :obj:`2048`)
+        exclude_self (bool, optional): For :obj:`query` equal to
+            :obj:`ref`: never return row :math:`i` for query :math:`i`.
+            (default: :obj:`False`)
+        force_self (bool, optional): For :obj:`query` equal to :obj:`ref`:
+            always return row :math:`i` for query :math:`i` (first).
+            (default: :obj:`False`)
+    """
+    if query.dim() != 2 or ref.dim() != 2 or query.size(1) != ref.size(1):
+        raise ValueError(f"'query' and 'ref' must have shapes [N, F] and "
+                         f"[M, F] (got {list(query.shape)} and "
+                         f"{list(ref.shape)})")
+    if not 1 <= k <= ref.size(0):
+        raise ValueError(f"'k' must lie in [1, {ref.size(0)}] (got {k})")
+    if block_size < 1:
+        raise ValueError(f"'block_size' must be positive (got {block_size})")
+    query = torch.nn.functional.normalize(query.detach(), p=2, dim=-1)
+    ref = torch.nn.functional.normalize(ref.detach(), p=2, dim=-1)
+    self_fill = math.inf if force_self else -math.inf
+    out: List[Tensor] = []
+    for start in range(0, query.size(0), block_size):
+        end = min(start + block_size, query.size(0))
+        sim = query[start:end] @ ref.t()
+        if exclude_self or force_self:
+            local = torch.arange(end - start, device=sim.device)
+            sim[local, local + start] = self_fill
+        out.append(sim.topk(k, dim=-1).indices)
+    if not out:
+        return torch.empty(0, k, dtype=torch.long, device=query.device)
+    return torch.cat(out)
+
+
 def knn_graph(x: Tensor, k: int, block_size: int = 2048,
               include_self: bool = True,
               normalization: str = 'sym') -> Tensor:
@@ -70,16 +114,8 @@ def knn_graph(x: Tensor, k: int, block_size: int = 2048,
         raise ValueError(f"'normalization' must be one of {NORMALIZATIONS} "
                          f"(got '{normalization}')")
 
-    x = torch.nn.functional.normalize(x.detach(), p=2, dim=-1)
-    fill = math.inf if include_self else -math.inf
-    cols: List[Tensor] = []
-    for start in range(0, n, block_size):
-        end = min(start + block_size, n)
-        sim = x[start:end] @ x.t()
-        local = torch.arange(end - start, device=x.device)
-        sim[local, local + start] = fill
-        cols.append(sim.topk(k, dim=-1).indices)
-    col = torch.cat(cols).view(-1)
+    col = knn_indices(x, x, k, block_size, exclude_self=not include_self,
+                      force_self=include_self).view(-1)
     row = torch.arange(n, device=x.device).repeat_interleave(k)
     value = torch.ones(row.numel(), dtype=x.dtype, device=x.device)
     if normalization != 'none':

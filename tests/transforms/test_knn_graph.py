@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.transforms.knn_graph import (II, ItemKNNGraph,
+from lirdrec_pyg.transforms.knn_graph import (II, ItemKNNGraph, knn_indices,
                                               default_modality_weights,
                                               get_item_graph, knn_graph)
 
@@ -159,3 +159,17 @@ def test_knn_graph_cuda():
     out = knn_graph(x.cuda(), 3)
     assert out.device.type == 'cuda'
     assert torch.allclose(out.to_dense().cpu(), knn_graph(x, 3).to_dense())
+
+
+def test_knn_indices_cross():
+    query, ref = torch.randn(9, 5), torch.randn(20, 5)
+    out = knn_indices(query, ref, 4, block_size=4)
+    assert out.shape == (9, 4)
+    sim = (torch.nn.functional.normalize(query, dim=-1)
+           @ torch.nn.functional.normalize(ref, dim=-1).t())
+    for r in range(9):
+        assert set(out[r].tolist()) == set(sim[r].topk(4).indices.tolist())
+    with pytest.raises(ValueError, match="'k' must lie"):
+        knn_indices(query, ref, 21)
+    with pytest.raises(ValueError, match='shapes'):
+        knn_indices(query, torch.randn(20, 4), 2)
