@@ -11,3 +11,7 @@ from lirdrec_pyg.nn.multimodal import MultimodalTransform  # noqa: E402
 
 __all__ += ['dct_2d', 'dct_ii', 'ModalityEncoder', 'PWCFusion',
             'MultimodalTransform']
+from lirdrec_pyg.nn.graph_conv import (  # noqa: E402
+    EdgeGraph, bipartite_edge_index)
+
+__all__ += ['EdgeGraph', 'bipartite_edge_index']
