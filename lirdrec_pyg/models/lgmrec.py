@@ -151,7 +151,8 @@ class LGMRec(Recommender):
         self.user_emb = torch.nn.Embedding(self.num_users, embedding_dim)
         self.item_emb = torch.nn.Embedding(self.num_items, embedding_dim)
         for m in self.modalities:
-            self.register_buffer(f'feat_{m}', data['item'][m].float())
+            self.register_buffer(f'feat_{m}', data['item'][m].float(),
+                                 persistent=False)
         dims = [data['item'][m].size(1) for m in self.modalities]
         self.feat_proj = torch.nn.ParameterList([
             torch.nn.Parameter(torch.empty(dm, embedding_dim)) for dm in dims
@@ -168,7 +169,8 @@ class LGMRec(Recommender):
             user, item, torch.ones(user.numel()), self.num_users,
             self.num_items))
         deg = torch.bincount(user, minlength=self.num_users).float()
-        self.register_buffer('user_inv_deg', 1.0 / (deg + 1e-7)[:, None])
+        self.register_buffer('user_inv_deg', 1.0 / (deg + 1e-7)[:, None],
+                             persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -128,7 +128,8 @@ class SLMRec(Recommender):
         self.item_emb = torch.nn.Embedding(self.num_items, d)
         for m in self.modalities:
             x = data['item'][m].float()
-            self.register_buffer(f'feat_{m}', F.normalize(x, dim=1))
+            self.register_buffer(f'feat_{m}', F.normalize(x, dim=1),
+                                 persistent=False)
         self.projections = torch.nn.ModuleList([
             torch.nn.Linear(data['item'][m].size(1), d)
             for m in self.modalities

@@ -125,3 +125,14 @@ def test_short_training_beats_popularity():
     model = create_model('bm3', data, embedding_dim=32)
     result = Trainer(model, data, cfg).fit()
     assert result.test['Recall@20'] > pop.test['Recall@20'] + 0.1
+
+
+def test_state_dict_round_trip(data):
+    a = BM3(data, embedding_dim=8).eval()
+    b = BM3(data, embedding_dim=8).eval()
+    b.load_state_dict(a.state_dict())
+    for x, y in zip(a(), b()):
+        assert torch.allclose(x, y)
+    # Fixed graphs and frozen features are rebuilt from the data.
+    frozen = {f'feat_{m}' for m in a.modalities}
+    assert not any(k in frozen or 'graph' in k for k in a.state_dict())
