@@ -82,7 +82,8 @@ class GraphRefiner(torch.nn.Module):
 @register_model('grcn')
 class GRCN(Recommender):
     r"""GRCN from `"Graph-Refined Convolutional Network for Multimedia
-    Recommendation with Implicit Feedback" <https://arxiv.org/abs/2111.02036>`_.
+    Recommendation with Implicit Feedback"
+    <https://arxiv.org/abs/2111.02036>`_.
     Each modality :math:`m` scores the user-item edges by content-preference
     agreement :math:`s^m_{u \to v}` (:class:`GraphRefiner`); the scores are
     combined with learnable per-node modality confidences

@@ -12,7 +12,7 @@ from torch_geometric.utils import softmax as edge_softmax
 def _csr(crow: Tensor, col: Tensor, value: Tensor,
          size: Tuple[int, int]) -> Tensor:
     with warnings.catch_warnings():
-        # CSR support is flagged "beta" by torch; it is what we measured fastest.
+        # CSR is flagged "beta" by torch; it is what we measured fastest.
         warnings.simplefilter('ignore', UserWarning)
         return torch.sparse_csr_tensor(crow, col, value, size)
 
