@@ -119,7 +119,8 @@ def build_feature_matrix(
             (default: :obj:`"mean"`)
         cache_dir (str, optional): Chunk cache for resumption.
             (default: :obj:`None`)
-        chunk_size (int, optional): Texts per cached chunk. (default: :obj:`256`)
+        chunk_size (int, optional): Texts per cached chunk.
+            (default: :obj:`256`)
         progress (bool, optional): Show a progress bar. (default: :obj:`True`)
     """
     start = time.perf_counter()

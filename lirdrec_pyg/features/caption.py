@@ -3,12 +3,11 @@ written to an editable caption file keyed by item id (or any item key)."""
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from lirdrec_pyg.features.io import (PathLike, folder_fingerprint, read_rows,
                                      sha256_of, write_text_atomic)
 from lirdrec_pyg.features.requirements import require, set_offline
-from lirdrec_pyg.features.text import Protocol
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.webp', '.bmp', '.gif', '.tif',
                   '.tiff'}
@@ -201,11 +200,15 @@ class ImageCaptioner:
         if self.prompt is None:
             return proc(images=images, return_tensors='pt')
         text = self.prompt
-        if getattr(proc, 'chat_template', None):
-            messages = [{'role': 'user', 'content': [
-                {'type': 'image'}, {'type': 'text', 'text': self.prompt}]}]
-            text = proc.apply_chat_template(messages,
-                                            add_generation_prompt=True)
+        messages = [{'role': 'user', 'content': [
+            {'type': 'image'}, {'type': 'text', 'text': self.prompt}]}]
+        # The template sits on the processor or, for some models, only on
+        # its tokenizer.
+        for owner in (proc, getattr(proc, 'tokenizer', None)):
+            if getattr(owner, 'chat_template', None):
+                text = owner.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True)
+                break
         return proc(images=images, text=[text] * len(images),
                     return_tensors='pt', padding=True)
 

