@@ -58,6 +58,20 @@ def _merge(base: Dict[str, Any], other: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+def parse_value(raw: str) -> Any:
+    r"""A ``--set`` value as YAML, reading ``1e-4`` as a float (YAML 1.1
+    wants ``1.0e-4``)."""
+    if raw == '':
+        return None
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def parse_set(pairs: Iterable[str], model_keys: Iterable[str]) -> Dict[str,
                                                                      Any]:
     r"""Turns ``['train.lr=1e-4', 'num_layers=3']`` into a partial config.
@@ -72,7 +86,7 @@ def parse_set(pairs: Iterable[str], model_keys: Iterable[str]) -> Dict[str,
         if '=' not in pair:
             raise ValueError(f"--set expects key=value (got '{pair}')")
         key, raw = pair.split('=', 1)
-        value = yaml.safe_load(raw) if raw != '' else None
+        value = parse_value(raw)
         if '.' in key:
             section, name = key.split('.', 1)
             if section not in SECTIONS:

@@ -1,0 +1,51 @@
+import json
+
+import pytest
+
+from lirdrec_pyg.cli import main
+
+
+def test_train_writes_results_and_resumes(tmp_path, capsys):
+    out = tmp_path / 'run'
+    args = ['train', '--dataset', 'synthetic', '--model', 'bpr', '--out',
+            str(out), '--no-progress', '--set', 'train.epochs=3',
+            'data.num_users=200', 'data.num_items=100', 'embedding_dim=8']
+    assert main(args) == 0
+    results = json.loads((out / 'results.json').read_text())
+    for key in ('dataset', 'model', 'config', 'best_epoch', 'epochs',
+                'valid', 'test', 'train_seconds', 'versions', 'threads'):
+        assert key in results
+    assert results['threads'] == 1
+    assert results['epochs'] == 3
+    assert {'Recall@10', 'Recall@20', 'NDCG@10', 'NDCG@20'} <= set(
+        results['test'])
+    assert (out / 'config.yaml').exists() and (out / 'train.log').exists()
+    # A finished run resumed does no more epochs and reports the same.
+    assert main(args + ['--resume']) == 0
+    again = json.loads((out / 'results.json').read_text())
+    assert again['test'] == results['test']
+
+
+def test_unknown_key_is_a_clear_error(tmp_path, capsys):
+    code = main(['train', '--dataset', 'synthetic', '--model', 'bpr',
+                 '--out', str(tmp_path), '--set', 'embeding_dim=8'])
+    assert code == 2
+    assert "--set 'embeding_dim': unknown key" in capsys.readouterr().err
+
+
+def test_datasets_lists_all(capsys):
+    assert main(['datasets']) == 0
+    out = capsys.readouterr().out
+    for name in ('lastfm2k', 'amazon_baby', 'movielens_small', 'synthetic'):
+        assert name in out
+
+
+def test_cold_items_protocol(tmp_path, capsys):
+    out = tmp_path / 'cold'
+    assert main(['train', '--dataset', 'synthetic', '--model', 'bpr', '--out',
+                 str(out), '--no-progress', '--cold-items', '0.2', '--set',
+                 'train.epochs=2', 'data.num_users=200',
+                 'data.num_items=100']) == 0
+    cold = json.loads((out / 'results.json').read_text())['cold_start']
+    assert cold['num_cold_items'] == 20
+    assert 0.0 <= cold['Recall@20'] <= 1.0

@@ -1,0 +1,100 @@
+import json
+
+import pytest
+import torch
+
+from lirdrec_pyg.data import make_synthetic
+from lirdrec_pyg.models import create_model
+from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
+from lirdrec_pyg.train.trainer import CHECKPOINT
+
+
+@pytest.fixture(scope='module')
+def data():
+    return make_synthetic(num_users=300, num_items=150,
+                          interactions_per_user=15,
+                          modality_dims={'image': 16, 'text': 8}, seed=3)
+
+
+def fit(data, model='lightgcn', out_dir=None, resume=False, **train):
+    seed_everything(0)
+    net = create_model(model, data, **({} if model == 'popularity' else
+                                       {'embedding_dim': 16}))
+    cfg = TrainConfig(**{'epochs': 6, 'batch_size': 256, 'lr': 5e-3,
+                         'progress': False, 'seed': 7, **train})
+    return Trainer(net, data, cfg, out_dir=out_dir, resume=resume).fit(), net
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_gives_the_uninterrupted_result(data, tmp_path):
+    full, _ = fit(data, out_dir=tmp_path / 'full')
+
+    # Kill the run inside epoch 4: epochs 1-3 are checkpointed.
+    calls = {'n': 0}
+    original = Trainer._train_epoch
+
+    def dying(self, epoch, sampler, optimizer):
+        if epoch == 4:
+            raise Interrupt()
+        calls['n'] += 1
+        return original(self, epoch, sampler, optimizer)
+
+    Trainer._train_epoch = dying
+    try:
+        with pytest.raises(Interrupt):
+            fit(data, out_dir=tmp_path / 'cut')
+    finally:
+        Trainer._train_epoch = original
+    saved = torch.load(tmp_path / 'cut' / CHECKPOINT, weights_only=False)
+    assert saved['trainer']['epoch'] == 3
+
+    resumed, _ = fit(data, out_dir=tmp_path / 'cut', resume=True)
+    assert resumed.epochs == full.epochs == 6
+    assert resumed.best_epoch == full.best_epoch
+    assert resumed.test == full.test
+    assert resumed.valid == full.valid
+
+
+def test_same_seed_same_result_and_seed_matters(data):
+    a, _ = fit(data, epochs=2)
+    b, _ = fit(data, epochs=2)
+    c, _ = fit(data, epochs=2, seed=8)
+    assert a.test == b.test
+    assert a.history[-1]['loss'] != c.history[-1]['loss']
+
+
+def test_early_stopping_and_best_epoch(data):
+    result, _ = fit(data, epochs=200, lr=0.5, patience=2)
+    assert result.stopped_early
+    assert result.epochs == result.best_epoch + 2
+    best = max(h['valid']['Recall@20'] for h in result.history)
+    assert result.valid['Recall@20'] == best
+
+
+def test_training_beats_popularity(data):
+    pop, _ = fit(data, model='popularity')
+    trained, _ = fit(data, epochs=30, lr=1e-2)
+    assert pop.epochs == 0
+    assert trained.test['Recall@20'] > 1.3 * pop.test['Recall@20']
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match=r"unknown train key\(s\) \['lrr'\]"):
+        TrainConfig.from_dict({'lrr': 1e-3})
+    with pytest.raises(ValueError, match='train.batch_size must be a '
+                       'positive integer'):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="valid_metric 'Recall@30'"):
+        TrainConfig(valid_metric='Recall@30')
+
+
+def test_nan_loss_is_reported(data):
+    seed_everything(0)
+    net = create_model('bpr', data)
+    net.loss = lambda u, p, n: torch.tensor(float('nan'), requires_grad=True)
+    trainer = Trainer(net, data, TrainConfig(epochs=1, progress=False))
+    with pytest.raises(FloatingPointError, match='at epoch 1, batch 0'):
+        trainer.fit()
