@@ -92,3 +92,21 @@ def test_beats_popularity_on_synthetic():
                                               progress=False)).fit()
     assert result.test['Recall@20'] > pop.test['Recall@20']
     assert result.test['NDCG@20'] > pop.test['NDCG@20']
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_lastfm2k_reaches_reference():
+    from lirdrec_pyg.data import DatasetNotFoundError, load_dataset
+    from lirdrec_pyg.train import seed_everything
+    try:
+        data = load_dataset('lastfm2k')
+    except DatasetNotFoundError as e:
+        pytest.skip(str(e))
+    seed_everything(2024)
+    model = create_model('freedom', data, reg_weight=0.0, dropout=0.8,
+                         num_ui_layers=2)
+    result = Trainer(model, data, TrainConfig(progress=False)).fit()
+    # The public implementation: Recall@20 0.3877, NDCG@20 0.2661.
+    assert result.test['Recall@20'] >= 0.95 * 0.3877
+    assert result.test['NDCG@20'] >= 0.95 * 0.2661
