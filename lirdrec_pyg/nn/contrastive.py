@@ -79,8 +79,10 @@ def info_nce(anchor: Tensor, positive: Tensor, temperature: float = 0.2,
             candidates = F.normalize(candidates, dim=-1)
     if candidates is None:
         candidates = positive
-    pos_logit = (anchor * positive).sum(dim=-1) / temperature
-    all_logits = anchor @ candidates.t() / temperature
+    # Scaling the [B, F] anchor spares a division of the [B, N] logits.
+    anchor = anchor / temperature
+    pos_logit = (anchor * positive).sum(dim=-1)
+    all_logits = anchor @ candidates.t()
     loss = torch.logsumexp(all_logits, dim=-1) - pos_logit
     return _reduce(loss, reduction)
 
