@@ -88,6 +88,15 @@ def test_gradients_reach_every_parameter(small):
     assert not any('feature' in name for name, _ in model.named_parameters())
 
 
+def test_state_dict_round_trip(small):
+    first = DRAGON(small)
+    torch.manual_seed(999)
+    second = DRAGON(small)
+    second.load_state_dict(first.state_dict())
+    for a, b in zip(first.inference(), second.inference()):
+        assert torch.allclose(a, b)
+
+
 def test_argument_checks(small):
     with pytest.raises(ValueError, match="'user_k'"):
         DRAGON(small, user_k=0)

@@ -76,6 +76,15 @@ def test_gradients_reach_every_parameter(small):
     assert set(model.projections) == {'image', 'text', 'audio'}
 
 
+def test_state_dict_round_trip(small):
+    first = FREEDOM(small)
+    torch.manual_seed(999)
+    second = FREEDOM(small)
+    second.load_state_dict(first.state_dict())
+    for a, b in zip(first.inference(), second.inference()):
+        assert torch.allclose(a, b)
+
+
 def test_argument_checks(small):
     with pytest.raises(ValueError, match="'dropout'"):
         FREEDOM(small, dropout=1.0)

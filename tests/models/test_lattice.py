@@ -104,6 +104,15 @@ def test_gradients_reach_every_parameter(small):
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
+def test_state_dict_round_trip(small):
+    first = LATTICE(small)
+    torch.manual_seed(999)
+    second = LATTICE(small)
+    second.load_state_dict(first.state_dict())
+    for a, b in zip(first.inference(), second.inference()):
+        assert torch.allclose(a, b)
+
+
 def test_argument_checks(small):
     with pytest.raises(ValueError, match="'lambda_coeff'"):
         LATTICE(small, lambda_coeff=1.5)
