@@ -37,6 +37,8 @@ class FeatureReport:
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
+        if self.embedder == 'none':
+            return f'{self.path}: {self.num_items} x {self.dim}'
         state = 'unchanged, skipped' if self.skipped else (
             f'{self.computed_items} text(s) embedded, '
             f'{self.cached_items} from cache')
