@@ -76,3 +76,21 @@ def test_errors_and_repr():
         sparse_propagate([[0, 1]], torch.randn(2, 2))
     assert repr(LightGCNPropagation(3, 'sum')) == (
         'LightGCNPropagation(num_layers=3, combine=sum)')
+
+
+def test_directed_backward_uses_cached_transpose():
+    from lirdrec_pyg.nn.propagation import transpose_csr
+    from lirdrec_pyg.transforms.adjacency import csr_from_coo
+    g = torch.Generator().manual_seed(3)
+    row, col = torch.randint(0, 6, (2, 14), generator=g)
+    keep = torch.unique(row * 6 + col)
+    adj = csr_from_coo(keep // 6, keep % 6, torch.rand(keep.numel(),
+                                                       generator=g), 6, 6)
+    assert torch.equal(transpose_csr(adj).to_dense(), adj.to_dense().t())
+    assert transpose_csr(adj) is transpose_csr(adj)
+    x = torch.randn(6, 3, requires_grad=True)
+    weight = torch.randn(6, 3)
+    (sparse_propagate(adj, x, symmetric=False) * weight).sum().backward()
+    x_ref = x.detach().clone().requires_grad_()
+    ((adj.to_dense() @ x_ref) * weight).sum().backward()
+    assert torch.allclose(x.grad, x_ref.grad, atol=1e-6)
