@@ -1,7 +1,5 @@
 import json
 
-import pytest
-
 from lirdrec_pyg.cli import main
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data.hetero import (UI, build_hetero_data, get_modalities,
+from lirdrec_pyg.data.hetero import (build_hetero_data, get_modalities,
                                      num_items, num_users, split_edge_index)
 
 

@@ -1,5 +1,5 @@
 """LIRDRec: item representations learned directly from multimodal features."""
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor

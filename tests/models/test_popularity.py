@@ -1,4 +1,3 @@
-import pytest
 import torch
 
 from lirdrec_pyg.models import Popularity

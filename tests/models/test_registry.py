@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from lirdrec_pyg.models import MODELS, create_model
 
