@@ -39,9 +39,15 @@ class VBPR(Recommender):
             the content part, so factors have size :math:`2d`.
             (default: :obj:`64`)
         reg_weight (float, optional): :math:`\lambda`. (default: :obj:`1e-3`)
+        normalize_features (bool, optional): L2-normalise each modality's
+            rows before concatenating them. Off in the paper and the
+            reference toolbox; needed for unnormalised features such as
+            lastfm2k's audio (row norms around 1,500 saturate the
+            projection). (default: :obj:`False`)
     """
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
-                 reg_weight: float = 1e-3) -> None:
+                 reg_weight: float = 1e-3,
+                 normalize_features: bool = False) -> None:
         super().__init__(data)
         if embedding_dim <= 0:
             raise ValueError(f"'embedding_dim' must be positive "
@@ -56,8 +62,11 @@ class VBPR(Recommender):
                              f"'{getattr(data, 'name', '')}' has none "
                              f"(data.modalities is empty)")
         self.modalities = modalities
-        features = torch.cat([data['item'][m].float() for m in modalities],
-                             dim=-1)
+        self.normalize_features = normalize_features
+        blocks = [data['item'][m].float() for m in modalities]
+        if normalize_features:
+            blocks = [torch.nn.functional.normalize(x, dim=-1) for x in blocks]
+        features = torch.cat(blocks, dim=-1)
         self.register_buffer('features', features, persistent=False)
         self.user_emb = torch.nn.Embedding(self.num_users, 2 * embedding_dim)
         self.item_emb = torch.nn.Embedding(self.num_items, embedding_dim)

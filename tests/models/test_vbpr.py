@@ -76,3 +76,14 @@ def test_beats_popularity_on_synthetic():
                                  progress=False)).fit()
     assert result.test['Recall@20'] > pop.test['Recall@20']
     assert result.test['NDCG@20'] > pop.test['NDCG@20']
+
+
+def test_normalize_features_option():
+    from lirdrec_pyg.models import VBPR
+    data = make_synthetic(num_users=30, num_items=20, interactions_per_user=5,
+                          modality_dims={'image': 6, 'text': 4}, seed=0)
+    data['item'].image = data['item'].image * 1000
+    model = VBPR(data, normalize_features=True)
+    norms = model.features.view(20, -1)[:, :6].norm(dim=-1)
+    assert torch.allclose(norms, torch.ones(20), atol=1e-5)
+    assert VBPR(data).features.abs().max() > 100
