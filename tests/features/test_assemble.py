@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from feature_helpers import FakeEmbedder, Interrupted
+from tests.features.feature_helpers import FakeEmbedder, Interrupted
 from lirdrec_pyg.features.assemble import (build_feature_matrix, fill_missing,
                                            report_path, write_feature_file,
                                            write_matrix_file)

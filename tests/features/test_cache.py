@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from feature_helpers import FakeEmbedder, Interrupted
+from tests.features.feature_helpers import FakeEmbedder, Interrupted
 from lirdrec_pyg.features.cache import cache_folder, run_chunked
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from feature_helpers import Interrupted, minilm_embedder
+from tests.features.feature_helpers import Interrupted, minilm_embedder
 from lirdrec_pyg.features.caption import (ImageCaptioner, caption_images,
                                           caption_texts, clean_caption,
                                           collect_images, read_captions,

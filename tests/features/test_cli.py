@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from feature_helpers import minilm_embedder
+from tests.features.feature_helpers import minilm_embedder
 from lirdrec_pyg.features.cli import add_features_parser, main
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from feature_helpers import FakeEmbedder, require_dataset
+from tests.features.feature_helpers import FakeEmbedder, require_dataset
 from lirdrec_pyg.features.movielens import (build_movielens_features,
                                             genre_matrix, movielens_genres,
                                             movielens_item_order)

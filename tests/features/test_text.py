@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from feature_helpers import FakeEmbedder, minilm_embedder, require_dataset
+from tests.features.feature_helpers import FakeEmbedder, minilm_embedder, require_dataset
 from lirdrec_pyg.features.assemble import build_feature_matrix
 from lirdrec_pyg.features.io import (align_to_items, read_key_map,
                                      read_keyed_texts)
