@@ -3,41 +3,12 @@ tables, key maps and fingerprints of model folders."""
 import csv
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-PathLike = Union[str, os.PathLike]
-
-
-def atomic_write(path: PathLike, write: Callable[[Any], Any],
-                 mode: str = 'wb') -> None:
-    r"""Calls :obj:`write(f)` on a temporary file next to :obj:`path` and
-    renames it to :obj:`path` once complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A temporary file in the same folder, then os.replace: readers see either
-    # the old or the complete new file, never a partial one.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.',
-                               suffix='.tmp')
-    try:
-        # mkstemp creates the file private (0600); give it the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from lirdrec_pyg.io import PathLike, atomic_write
 
 
 def save_npy_atomic(path: PathLike, array: np.ndarray) -> None:
