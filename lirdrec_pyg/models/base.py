@@ -5,6 +5,12 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from lirdrec_pyg.checks import check_fraction, check_positive
+
+__all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
+           'embedding_bpr_loss', 'embedding_norm_loss',
+           'squared_embedding_reg', 'check_positive', 'check_fraction']
+
 UI = ('user', 'interacts', 'item')
 
 
@@ -103,6 +109,23 @@ def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
     return -torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()
 
 
+def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+    r""":func:`bpr_loss` of dot-product scores
+    :math:`\hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i` from the batch
+    rows :obj:`user`, :obj:`pos` and :obj:`neg` (each :obj:`[B, d]`)."""
+    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1))
+
+
+def embedding_bpr_loss(user_emb: Tensor, item_emb: Tensor, users: Tensor,
+                       pos_items: Tensor, neg_items: Tensor) -> Tensor:
+    r""":func:`dot_bpr_loss` of the batch :obj:`(users, pos_items,
+    neg_items)` looked up in the full representations :obj:`user_emb`
+    :obj:`[U, d]` and :obj:`item_emb` :obj:`[I, d]` (the user rows are
+    gathered once)."""
+    return dot_bpr_loss(user_emb[users], item_emb[pos_items],
+                        item_emb[neg_items])
+
+
 def embedding_norm_loss(*embeddings: Tensor) -> Tensor:
     r"""The regulariser of the MMRec toolbox that published the reference
     numbers: the sum of the Frobenius norms (not squared) of the batch
@@ -115,3 +138,20 @@ def embedding_norm_loss(*embeddings: Tensor) -> Tensor:
     for emb in embeddings:
         total = total + emb.norm(p=2)
     return total / embeddings[-1].size(0)
+
+
+def squared_embedding_reg(ego: Tensor, num_users: int, users: Tensor,
+                          pos_items: Tensor, neg_items: Tensor) -> Tensor:
+    r"""The regulariser of the MMGCN reference code (also used by GRCN) on
+    the layer-0 embeddings :obj:`ego` (users first, then items),
+
+    .. math::
+        \mathcal{R} = \overline{\mathbf{E}_{B_U}^{\odot 2}} + \frac{1}{2}
+        \left(\overline{\mathbf{E}_{B_{I^+}}^{\odot 2}} +
+        \overline{\mathbf{E}_{B_{I^-}}^{\odot 2}}\right),
+
+    where :math:`\overline{\cdot}` is the mean over all entries.
+    """
+    return (ego[users].square().mean() + 0.5 * (
+        ego[num_users + pos_items].square().mean() +
+        ego[num_users + neg_items].square().mean()))

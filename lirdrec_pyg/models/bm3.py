@@ -7,7 +7,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data.hetero import get_modalities
-from lirdrec_pyg.models.base import Recommender, embedding_norm_loss
+from lirdrec_pyg.models.base import (Recommender, check_fraction,
+                                     check_positive, embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import cosine_alignment_loss
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
@@ -70,11 +71,8 @@ class BM3(Recommender):
                  num_layers: int = 1, dropout: float = 0.5,
                  reg_weight: float = 0.1, cl_weight: float = 2.0) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"'dropout' must lie in [0, 1) (got {dropout})")
+        check_positive('embedding_dim', embedding_dim)
+        check_fraction('dropout', dropout)
         self.modalities = get_modalities(data)
         if not self.modalities:
             raise ValueError(f"BM3 needs item features, but "

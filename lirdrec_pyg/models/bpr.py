@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import Recommender, bpr_loss, embedding_norm_loss
+from lirdrec_pyg.models.base import (Recommender, check_positive,
+                                     dot_bpr_loss, embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 
 
@@ -33,9 +34,7 @@ class BPR(Recommender):
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  reg_weight: float = 1e-5) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
+        check_positive('embedding_dim', embedding_dim)
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight
         self.user_emb = torch.nn.Embedding(self.num_users, embedding_dim)
@@ -53,7 +52,7 @@ class BPR(Recommender):
              neg_items: Tensor) -> Tensor:
         u = self.user_emb(users)
         p, n = self.item_emb(pos_items), self.item_emb(neg_items)
-        rank = bpr_loss((u * p).sum(-1), (u * n).sum(-1))
+        rank = dot_bpr_loss(u, p, n)
         return rank + self.reg_weight * embedding_norm_loss(u, p, n)
 
     def __repr__(self) -> str:

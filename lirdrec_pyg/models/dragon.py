@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import Recommender, bpr_loss
+from lirdrec_pyg.models.base import (Recommender, check_positive,
+                                     embedding_bpr_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -81,11 +82,8 @@ class DRAGON(Recommender):
                  num_mm_layers: int = 1, reg_weight: float = 1e-3,
                  modality_weights: Optional[Dict[str, float]] = None) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
-        if user_k <= 0:
-            raise ValueError(f"'user_k' must be positive (got {user_k})")
+        check_positive('embedding_dim', embedding_dim)
+        check_positive('user_k', user_k)
         self.modalities: List[str] = list(getattr(data, 'modalities', None)
                                           or [])
         if not self.modalities:
@@ -154,10 +152,9 @@ class DRAGON(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
-        u = user_out[users]
         # The reference takes log2 of the sigmoid: BPR scaled by 1 / ln 2.
-        loss = bpr_loss((u * item_out[pos_items]).sum(-1),
-                        (u * item_out[neg_items]).sum(-1)) / math.log(2.0)
+        loss = embedding_bpr_loss(user_out, item_out, users, pos_items,
+                                  neg_items) / math.log(2.0)
         if self.reg_weight != 0.0:
             reg = self.user_modality_weight.pow(2).mean()
             for p in self.preferences.values():

@@ -8,7 +8,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import get_modalities
-from lirdrec_pyg.models.base import Recommender, bpr_loss
+from lirdrec_pyg.models.base import Recommender, embedding_bpr_loss
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -156,9 +156,8 @@ class DualGNN(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
-        u = user_out[users]
-        rank = bpr_loss((u * item_out[pos_items]).sum(-1),
-                        (u * item_out[neg_items]).sum(-1)) / math.log(2)
+        rank = embedding_bpr_loss(user_out, item_out, users, pos_items,
+                                  neg_items) / math.log(2)
         reg = self.modality_weight.square().mean()
         for m in self.modalities:
             reg = reg + self.preferences[m][users].square().mean()

@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import UI, Recommender, bpr_loss
+from lirdrec_pyg.models.base import (UI, Recommender, check_fraction,
+                                     check_positive, dot_bpr_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -74,11 +75,8 @@ class FREEDOM(Recommender):
                  dropout: float = 0.8,
                  modality_weights: Optional[Dict[str, float]] = None) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"'dropout' must lie in [0, 1) (got {dropout})")
+        check_positive('embedding_dim', embedding_dim)
+        check_fraction('dropout', dropout)
         self.modalities = list(getattr(data, 'modalities', None) or [])
         if not self.modalities:
             raise ValueError("'FREEDOM' needs item features but the data has "
@@ -146,14 +144,12 @@ class FREEDOM(Recommender):
             self.register_graph('train_adj', self._dropped_adjacency())
         user_out, item_out = self.forward(self.train_adj)
         u = user_out[users]
-        loss = bpr_loss((u * item_out[pos_items]).sum(-1),
-                        (u * item_out[neg_items]).sum(-1))
+        loss = dot_bpr_loss(u, item_out[pos_items], item_out[neg_items])
         if self.reg_weight != 0.0:
             for m in self.modalities:
                 feat = self.projections[m](self.features[m])
-                loss = loss + self.reg_weight * bpr_loss(
-                    (u * feat[pos_items]).sum(-1),
-                    (u * feat[neg_items]).sum(-1))
+                loss = loss + self.reg_weight * dot_bpr_loss(
+                    u, feat[pos_items], feat[neg_items])
         return loss
 
     def __repr__(self) -> str:

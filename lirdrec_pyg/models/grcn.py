@@ -7,7 +7,9 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import get_modalities
-from lirdrec_pyg.models.base import UI, Recommender, bpr_loss
+from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+                                     embedding_bpr_loss,
+                                     squared_embedding_reg)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.graph_conv import EdgeGraph, bipartite_edge_index
 
@@ -134,10 +136,8 @@ class GRCN(Recommender):
                  latent_dim: int = 64, num_routing: int = 3,
                  num_layers: int = 2, reg_weight: float = 1e-4) -> None:
         super().__init__(data)
-        for name, value in (('embedding_dim', embedding_dim),
-                            ('latent_dim', latent_dim)):
-            if value <= 0:
-                raise ValueError(f"'{name}' must be positive (got {value})")
+        check_positive('embedding_dim', embedding_dim)
+        check_positive('latent_dim', latent_dim)
         for name, value in (('num_routing', num_routing),
                             ('num_layers', num_layers),
                             ('reg_weight', reg_weight)):
@@ -199,13 +199,11 @@ class GRCN(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
-        u = user_out[users]
-        rank = bpr_loss((u * item_out[pos_items]).sum(-1),
-                        (u * item_out[neg_items]).sum(-1))
+        rank = embedding_bpr_loss(user_out, item_out, users, pos_items,
+                                  neg_items)
         ego = self.id_embedding.weight
-        reg = (ego[users].square().mean() + 0.5 * (
-            ego[self.num_users + pos_items].square().mean() +
-            ego[self.num_users + neg_items].square().mean()))
+        reg = squared_embedding_reg(ego, self.num_users, users, pos_items,
+                                    neg_items)
         for refiner in self.refiners.values():
             reg = reg + refiner.preference[users].square().mean()
         return rank + self.reg_weight * reg

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import Recommender, bpr_loss
+from lirdrec_pyg.models.base import Recommender, dot_bpr_loss
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -233,7 +233,7 @@ class LATTICE(Recommender):
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
         u, p, n = user_out[users], item_out[pos_items], item_out[neg_items]
-        loss = bpr_loss((u * p).sum(-1), (u * n).sum(-1))
+        loss = dot_bpr_loss(u, p, n)
         if self.reg_weight != 0.0:
             reg = (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / 2
             loss = loss + self.reg_weight * reg / users.numel()

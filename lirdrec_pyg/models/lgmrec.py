@@ -7,8 +7,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data.hetero import get_modalities
-from lirdrec_pyg.models.base import (UI, Recommender, bpr_loss,
-                                     embedding_norm_loss)
+from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+                                     dot_bpr_loss, embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
@@ -119,9 +119,7 @@ class LGMRec(Recommender):
                  cl_weight: float = 1e-4, reg_weight: float = 1e-6,
                  temperature: float = 0.2) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
+        check_positive('embedding_dim', embedding_dim)
         if num_hyper_layers < 1:
             raise ValueError(f"'num_hyper_layers' must be >= 1 "
                              f"(got {num_hyper_layers})")
@@ -131,9 +129,7 @@ class LGMRec(Recommender):
         if not 0 < keep_rate <= 1:
             raise ValueError(f"'keep_rate' must lie in (0, 1] "
                              f"(got {keep_rate})")
-        if temperature <= 0:
-            raise ValueError(f"'temperature' must be positive "
-                             f"(got {temperature})")
+        check_positive('temperature', temperature)
         self.modalities = get_modalities(data)
         if not self.modalities:
             raise ValueError(f"LGMRec needs item features, but "
@@ -229,7 +225,7 @@ class LGMRec(Recommender):
         u = out[users]
         p = out[self.num_users + pos_items]
         n = out[self.num_users + neg_items]
-        rank = bpr_loss((u * p).sum(-1), (u * n).sum(-1))
+        rank = dot_bpr_loss(u, p, n)
         cl = u.new_zeros(())
         for a in range(len(hyper)):
             for b in range(a + 1, len(hyper)):

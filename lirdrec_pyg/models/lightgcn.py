@@ -5,7 +5,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import Recommender, bpr_loss, embedding_norm_loss
+from lirdrec_pyg.models.base import (Recommender, check_positive,
+                                     embedding_bpr_loss,
+                                     embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -37,9 +39,7 @@ class LightGCN(Recommender):
                  num_layers: int = 2, reg_weight: float = 1e-4,
                  combine: str = 'mean') -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
+        check_positive('embedding_dim', embedding_dim)
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight
         self.embedding = torch.nn.Embedding(self.num_users + self.num_items,
@@ -58,9 +58,8 @@ class LightGCN(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
-        u = user_out[users]
-        rank = bpr_loss((u * item_out[pos_items]).sum(-1),
-                        (u * item_out[neg_items]).sum(-1))
+        rank = embedding_bpr_loss(user_out, item_out, users, pos_items,
+                                  neg_items)
         ego = self.embedding.weight
         reg = embedding_norm_loss(ego[users], ego[self.num_users + pos_items],
                                   ego[self.num_users + neg_items])

@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import Recommender, bpr_loss
+from lirdrec_pyg.models.base import (Recommender, check_positive,
+                                     dot_bpr_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.fusion import PWCFusion
@@ -102,9 +103,7 @@ class LIRDRec(Recommender):
                  dct_mode: str = '1d', combine: str = 'sum',
                  modalities: Optional[Sequence[str]] = None) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
+        check_positive('embedding_dim', embedding_dim)
         if reg_weight < 0:
             raise ValueError(f"'reg_weight' must be non-negative "
                              f"(got {reg_weight})")
@@ -238,8 +237,8 @@ class LIRDRec(Recommender):
         user, item = self.forward()
         # index_select: its backward (index_add) is cheaper than indexing's.
         u = user.index_select(0, users)
-        rank = bpr_loss((u * item.index_select(0, pos_items)).sum(-1),
-                        (u * item.index_select(0, neg_items)).sum(-1))
+        rank = dot_bpr_loss(u, item.index_select(0, pos_items),
+                            item.index_select(0, neg_items))
         return rank + self.reg_weight * self.regularization(user, item)
 
     def on_epoch_start(self, epoch: int) -> None:

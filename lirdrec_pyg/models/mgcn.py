@@ -7,7 +7,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data.hetero import get_modalities
-from lirdrec_pyg.models.base import UI, Recommender, bpr_loss
+from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+                                     dot_bpr_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
@@ -131,9 +132,7 @@ class MGCN(Recommender):
                  knn_k: int = 10, reg_weight: float = 1e-4,
                  cl_weight: float = 0.01, temperature: float = 0.2) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
+        check_positive('embedding_dim', embedding_dim)
         if not 1 <= knn_k <= self.num_items:
             raise ValueError(f"'knn_k' must lie in [1, {self.num_items}] "
                              f"(got {knn_k})")
@@ -236,7 +235,7 @@ class MGCN(Recommender):
         out = content + side
         user_out, item_out = out[:self.num_users], out[self.num_users:]
         u, p, n = user_out[users], item_out[pos_items], item_out[neg_items]
-        rank = bpr_loss((u * p).sum(-1), (u * n).sum(-1))
+        rank = dot_bpr_loss(u, p, n)
         reg = 0.5 * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum())
         reg = reg / users.numel()
         items = self.num_users + pos_items

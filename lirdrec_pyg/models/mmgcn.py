@@ -7,7 +7,9 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import get_modalities
-from lirdrec_pyg.models.base import UI, Recommender, bpr_loss
+from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+                                     embedding_bpr_loss,
+                                     squared_embedding_reg)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.graph_conv import EdgeGraph, bipartite_edge_index
 
@@ -175,12 +177,8 @@ class MMGCN(Recommender):
                  combination: str = 'concat',
                  reg_weight: float = 1e-4) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
-        if num_layers <= 0:
-            raise ValueError(f"'num_layers' must be positive "
-                             f"(got {num_layers})")
+        check_positive('embedding_dim', embedding_dim)
+        check_positive('num_layers', num_layers)
         if latent_dim is not None and latent_dim <= 0:
             raise ValueError(f"'latent_dim' must be positive or None "
                              f"(got {latent_dim})")
@@ -230,13 +228,11 @@ class MMGCN(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
-        u = user_out[users]
-        rank = bpr_loss((u * item_out[pos_items]).sum(-1),
-                        (u * item_out[neg_items]).sum(-1))
+        rank = embedding_bpr_loss(user_out, item_out, users, pos_items,
+                                  neg_items)
         ego = self.id_embedding.weight
-        reg = (ego[users].square().mean() + 0.5 * (
-            ego[self.num_users + pos_items].square().mean() +
-            ego[self.num_users + neg_items].square().mean()))
+        reg = squared_embedding_reg(ego, self.num_users, users, pos_items,
+                                    neg_items)
         for gcn in self.gcns.values():
             reg = reg + gcn.preference.square().mean()
         return rank + self.reg_weight * reg

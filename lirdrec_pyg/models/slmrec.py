@@ -7,7 +7,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data.hetero import get_modalities
-from lirdrec_pyg.models.base import Recommender
+from lirdrec_pyg.models.base import Recommender, check_fraction
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
@@ -107,8 +107,7 @@ class SLMRec(Recommender):
             raise ValueError(f"'temperature' and 'ssl_temperature' must be "
                              f"positive (got {temperature}, "
                              f"{ssl_temperature})")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"'dropout' must lie in [0, 1) (got {dropout})")
+        check_fraction('dropout', dropout)
         self.modalities = get_modalities(data)
         if not self.modalities:
             raise ValueError(f"SLMRec needs item features, but "

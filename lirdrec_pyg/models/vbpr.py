@@ -6,7 +6,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import get_modalities
-from lirdrec_pyg.models.base import Recommender, bpr_loss, embedding_norm_loss
+from lirdrec_pyg.models.base import (Recommender, check_positive,
+                                     dot_bpr_loss, embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 
 
@@ -49,9 +50,7 @@ class VBPR(Recommender):
                  reg_weight: float = 1e-3,
                  normalize_features: bool = False) -> None:
         super().__init__(data)
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive "
-                             f"(got {embedding_dim})")
+        check_positive('embedding_dim', embedding_dim)
         if reg_weight < 0:
             raise ValueError(f"'reg_weight' must be >= 0 (got {reg_weight})")
         self.embedding_dim = embedding_dim
@@ -88,7 +87,7 @@ class VBPR(Recommender):
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
         u, p, n = user_out[users], item_out[pos_items], item_out[neg_items]
-        rank = bpr_loss((u * p).sum(-1), (u * n).sum(-1))
+        rank = dot_bpr_loss(u, p, n)
         return rank + self.reg_weight * embedding_norm_loss(u, p, n)
 
     def __repr__(self) -> str:

@@ -1,0 +1,52 @@
+import math
+
+import pytest
+import torch
+
+from lirdrec_pyg.models.base import (bpr_loss, check_fraction, check_positive,
+                                     dot_bpr_loss, embedding_bpr_loss,
+                                     squared_embedding_reg)
+
+
+def test_embedding_bpr_loss_matches_a_naive_loop():
+    g = torch.Generator().manual_seed(0)
+    user_emb = torch.randn(5, 3, generator=g)
+    item_emb = torch.randn(7, 3, generator=g)
+    users = torch.tensor([0, 4, 4])
+    pos, neg = torch.tensor([1, 2, 6]), torch.tensor([3, 0, 5])
+    expected = 0.0
+    for u, i, j in zip(users.tolist(), pos.tolist(), neg.tolist()):
+        diff = float(user_emb[u] @ item_emb[i] - user_emb[u] @ item_emb[j])
+        expected -= math.log(1.0 / (1.0 + math.exp(-diff)))
+    expected /= 3
+    out = embedding_bpr_loss(user_emb, item_emb, users, pos, neg)
+    assert out.item() == pytest.approx(expected, rel=1e-5)
+    assert torch.equal(out, dot_bpr_loss(user_emb[users], item_emb[pos],
+                                         item_emb[neg]))
+    # Equal scores give log 2.
+    zeros = torch.zeros(2, 3)
+    assert dot_bpr_loss(zeros, zeros, zeros).item() == pytest.approx(
+        math.log(2))
+    assert bpr_loss(torch.zeros(2), torch.zeros(2)).item() == pytest.approx(
+        math.log(2))
+
+
+def test_squared_embedding_reg_hand_computed():
+    ego = torch.tensor([[1.0, 1.0], [2.0, 0.0], [0.0, 3.0], [1.0, 0.0]])
+    # Two users, two items: item i is row 2 + i.
+    reg = squared_embedding_reg(ego, 2, torch.tensor([0, 1]),
+                                torch.tensor([0]), torch.tensor([1]))
+    users = (1 + 1 + 4 + 0) / 4
+    assert reg.item() == pytest.approx(users + 0.5 * (9 / 2 + 1 / 2))
+
+
+def test_argument_checks():
+    check_positive('k', 1)
+    check_fraction('p', 0.0)
+    with pytest.raises(ValueError, match=r"'k' must be positive \(got 0\)"):
+        check_positive('k', 0)
+    with pytest.raises(ValueError, match=r"'p' must lie in \[0, 1\) "
+                       r"\(got 1.0\)"):
+        check_fraction('p', 1.0)
+    with pytest.raises(ValueError, match="'p'"):
+        check_fraction('p', -0.1)
