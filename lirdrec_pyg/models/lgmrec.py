@@ -12,7 +12,8 @@ from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
-from lirdrec_pyg.transforms.adjacency import csr_from_coo, get_ui_adjacency
+from lirdrec_pyg.transforms.adjacency import (get_ui_adjacency,
+                                              interaction_matrix)
 
 
 def hypergraph_propagate(item_hyper: Tensor, user_hyper: Tensor,
@@ -159,11 +160,10 @@ class LGMRec(Recommender):
         self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean')
         self.mm_propagation = LightGCNPropagation(num_mm_layers, 'last')
 
-        user, item = data[UI].edge_index
         self.register_graph('adj', get_ui_adjacency(data))
-        self.register_graph('interactions', csr_from_coo(
-            user, item, torch.ones(user.numel()), self.num_users,
-            self.num_items))
+        self.register_graph('interactions', interaction_matrix(
+            data[UI].edge_index, self.num_users, self.num_items))
+        user = data[UI].edge_index[0]
         deg = torch.bincount(user, minlength=self.num_users).float()
         self.register_buffer('user_inv_deg', 1.0 / (deg + 1e-7)[:, None],
                              persistent=False)

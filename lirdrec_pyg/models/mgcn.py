@@ -12,7 +12,8 @@ from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
-from lirdrec_pyg.transforms.adjacency import csr_from_coo, get_ui_adjacency
+from lirdrec_pyg.transforms.adjacency import (csr_from_coo, get_ui_adjacency,
+                                              interaction_matrix)
 from lirdrec_pyg.transforms.knn_graph import knn_graph
 
 
@@ -53,15 +54,9 @@ def normalized_interactions(edge_index: Tensor, num_users: int,
                             num_items: int) -> Tensor:
     r"""The user-item block :math:`\mathbf{D}_U^{-1/2} \mathbf{R}
     \mathbf{D}_I^{-1/2}` of the normalised bipartite adjacency, as an
-    :obj:`[U, I]` CSR tensor."""
-    user, item = edge_index[0], edge_index[1]
-    ones = torch.ones(user.numel(), device=user.device)
-    deg_u = torch.zeros(num_users, device=user.device).index_add_(0, user,
-                                                                  ones)
-    deg_i = torch.zeros(num_items, device=user.device).index_add_(0, item,
-                                                                  ones)
-    value = (deg_u[user] * deg_i[item]).pow(-0.5)
-    return csr_from_coo(user, item, value, num_users, num_items)
+    :obj:`[U, I]` CSR tensor (:func:`interaction_matrix` with
+    :obj:`normalization="sym"`)."""
+    return interaction_matrix(edge_index, num_users, num_items, 'sym')
 
 
 @register_model('mgcn')

@@ -23,3 +23,7 @@ __all__ += ['degree_sensitive_edge_dropout', 'degree_sensitive_edge_weight',
 from lirdrec_pyg.transforms.knn_graph import knn_indices  # noqa: E402
 
 __all__ += ['knn_indices']
+from lirdrec_pyg.transforms.adjacency import (  # noqa: E402
+    check_edge_index, interaction_matrix)
+
+__all__ += ['check_edge_index', 'interaction_matrix']

@@ -1,6 +1,6 @@
 """The symmetrically normalised user-item adjacency used by LightGCN-style propagation."""
 import warnings
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -23,6 +23,67 @@ def csr_from_coo(row: Tensor, col: Tensor, value: Tensor, num_rows: int,
         # CSR support is flagged "beta" by torch; it is what we measured fastest.
         warnings.simplefilter('ignore', UserWarning)
         return torch.sparse_csr_tensor(crow, col, value, (num_rows, num_cols))
+
+
+def check_edge_index(edge_index: Tensor, num_users: int,
+                     num_items: int) -> None:
+    r"""Raises a :class:`ValueError` unless :obj:`edge_index` has shape
+    :obj:`[2, num_edges]` with user ids (row 0) in :obj:`[0, num_users)` and
+    item ids (row 1) in :obj:`[0, num_items)`."""
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must have shape [2, num_edges] "
+                         f"(got {tuple(edge_index.shape)})")
+    if edge_index.numel() == 0:
+        return
+    for row, n, what in ((edge_index[0], num_users, 'user'),
+                         (edge_index[1], num_items, 'item')):
+        if int(row.min()) < 0 or int(row.max()) >= n:
+            raise ValueError(f"{what} ids must lie in [0, {n}) (got range "
+                             f"[{int(row.min())}, {int(row.max())}])")
+
+
+def interaction_degrees(edge_index: Tensor, num_users: int,
+                        num_items: int) -> Tuple[Tensor, Tensor]:
+    r"""The float degrees :math:`(d_u)_{u}` and :math:`(d_i)_{i}` of the
+    users and items of the interactions :obj:`edge_index` (every column
+    counted once)."""
+    user, item = edge_index[0], edge_index[1]
+    ones = torch.ones(user.numel(), device=user.device)
+    deg_u = torch.zeros(num_users, device=user.device).index_add_(0, user,
+                                                                 ones)
+    deg_i = torch.zeros(num_items, device=user.device).index_add_(0, item,
+                                                                 ones)
+    return deg_u, deg_i
+
+
+def interaction_matrix(edge_index: Tensor, num_users: int, num_items: int,
+                       normalization: str = 'none') -> Tensor:
+    r"""The :obj:`[num_users, num_items]` interaction matrix
+    :math:`\mathbf{R}` as a CSR tensor, optionally normalised as the
+    user-item block of the symmetric bipartite adjacency,
+
+    .. math::
+        \mathbf{D}_U^{-1/2} \mathbf{R} \mathbf{D}_I^{-1/2}.
+
+    Args:
+        edge_index (torch.Tensor): Interactions :obj:`[2, num_edges]` (row 0
+            users, row 1 items), without duplicates.
+        num_users (int): The number of users.
+        num_items (int): The number of items.
+        normalization (str, optional): :obj:`"none"` (binary entries) or
+            :obj:`"sym"` (the formula above). (default: :obj:`"none"`)
+    """
+    if normalization not in ('none', 'sym'):
+        raise ValueError(f"'normalization' must be 'none' or 'sym' "
+                         f"(got '{normalization}')")
+    check_edge_index(edge_index, num_users, num_items)
+    user, item = edge_index[0], edge_index[1]
+    if normalization == 'sym':
+        deg_u, deg_i = interaction_degrees(edge_index, num_users, num_items)
+        value = (deg_u[user] * deg_i[item]).pow(-0.5)
+    else:
+        value = torch.ones(user.numel(), device=user.device)
+    return csr_from_coo(user, item, value, num_users, num_items)
 
 
 def bipartite_normalized_adjacency(
@@ -54,19 +115,8 @@ def bipartite_normalized_adjacency(
         eps (float, optional): Added to the degree before the inverse square
             root. (default: :obj:`1e-7`)
     """
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges] "
-                         f"(got {tuple(edge_index.shape)})")
+    check_edge_index(edge_index, num_users, num_items)
     user, item = edge_index[0].long(), edge_index[1].long()
-    if user.numel() > 0:
-        if int(user.min()) < 0 or int(user.max()) >= num_users:
-            raise ValueError(f"user ids must lie in [0, {num_users}) "
-                             f"(got range [{int(user.min())}, "
-                             f"{int(user.max())}])")
-        if int(item.min()) < 0 or int(item.max()) >= num_items:
-            raise ValueError(f"item ids must lie in [0, {num_items}) "
-                             f"(got range [{int(item.min())}, "
-                             f"{int(item.max())}])")
     if edge_weight is None:
         edge_weight = torch.ones(user.numel(), device=user.device)
     num_nodes = num_users + num_items

@@ -7,25 +7,12 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from lirdrec_pyg.transforms.adjacency import csr_from_coo
+from lirdrec_pyg.checks import check_positive
+from lirdrec_pyg.transforms.adjacency import check_edge_index, csr_from_coo
 
 UI = ('user', 'interacts', 'item')
 UU = ('user', 'cooccurs', 'user')
 NORMALIZATIONS = ('softmax', 'mean', 'none')
-
-
-def _check_edge_index(edge_index: Tensor, num_users: int,
-                      num_items: int) -> None:
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges] "
-                         f"(got {tuple(edge_index.shape)})")
-    if edge_index.numel() == 0:
-        return
-    for row, n, what in ((edge_index[0], num_users, 'user'),
-                         (edge_index[1], num_items, 'item')):
-        if int(row.min()) < 0 or int(row.max()) >= n:
-            raise ValueError(f"{what} ids must lie in [0, {n}) (got range "
-                             f"[{int(row.min())}, {int(row.max())}])")
 
 
 def user_cooccurrence_graph(
@@ -66,11 +53,9 @@ def user_cooccurrence_graph(
             the reference DRAGON code)
         block_size (int, optional): Users per block. (default: :obj:`1024`)
     """
-    if k <= 0:
-        raise ValueError(f"'k' must be positive (got {k})")
-    if block_size <= 0:
-        raise ValueError(f"'block_size' must be positive (got {block_size})")
-    _check_edge_index(edge_index, num_users, num_items)
+    check_positive('k', k)
+    check_positive('block_size', block_size)
+    check_edge_index(edge_index, num_users, num_items)
     device = edge_index.device
     edge_index = torch.unique(edge_index.long(), dim=1)  # sorted by user
     user, item = edge_index[0], edge_index[1]
@@ -163,8 +148,7 @@ class UserCooccurrenceGraph(BaseTransform):
         block_size (int, optional): Users per block. (default: :obj:`1024`)
     """
     def __init__(self, k: int = 40, block_size: int = 1024) -> None:
-        if k <= 0:
-            raise ValueError(f"'k' must be positive (got {k})")
+        check_positive('k', k)
         self.k = k
         self.block_size = block_size
 

@@ -4,20 +4,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from lirdrec_pyg.transforms.adjacency import bipartite_normalized_adjacency
-
-
-def _check(edge_index: Tensor, num_users: int, num_items: int) -> None:
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'edge_index' must have shape [2, num_edges] "
-                         f"(got {tuple(edge_index.shape)})")
-    if edge_index.numel() == 0:
-        return
-    for row, n, what in ((edge_index[0], num_users, 'user'),
-                         (edge_index[1], num_items, 'item')):
-        if int(row.min()) < 0 or int(row.max()) >= n:
-            raise ValueError(f"{what} ids must lie in [0, {n}) (got range "
-                             f"[{int(row.min())}, {int(row.max())}])")
+from lirdrec_pyg.transforms.adjacency import (bipartite_normalized_adjacency,
+                                              check_edge_index,
+                                              interaction_degrees)
 
 
 def degree_sensitive_edge_weight(edge_index: Tensor, num_users: int,
@@ -34,13 +23,9 @@ def degree_sensitive_edge_weight(edge_index: Tensor, num_users: int,
         num_items (int): The number of items.
         eps (float, optional): Added to the degrees. (default: :obj:`1e-7`)
     """
-    _check(edge_index, num_users, num_items)
+    check_edge_index(edge_index, num_users, num_items)
     user, item = edge_index[0], edge_index[1]
-    ones = torch.ones(user.numel(), device=user.device)
-    deg_u = torch.zeros(num_users, device=user.device).index_add_(0, user,
-                                                                 ones)
-    deg_i = torch.zeros(num_items, device=user.device).index_add_(0, item,
-                                                                 ones)
+    deg_u, deg_i = interaction_degrees(edge_index, num_users, num_items)
     return (deg_u[user] + eps).pow(-0.5) * (deg_i[item] + eps).pow(-0.5)
 
 

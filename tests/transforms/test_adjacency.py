@@ -4,7 +4,8 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.transforms import (UserItemAdjacency,
                                     bipartite_normalized_adjacency,
-                                    get_ui_adjacency)
+                                    check_edge_index, get_ui_adjacency,
+                                    interaction_matrix)
 
 
 def dense_reference(edge_index, num_users, num_items):
@@ -46,3 +47,27 @@ def test_transform_and_cache():
     assert 'UserItemAdjacency' in repr(UserItemAdjacency())
     first = get_ui_adjacency(data)
     assert get_ui_adjacency(data) is first  # cached on the object
+
+
+def test_interaction_matrix_is_the_user_item_block():
+    edge_index = torch.tensor([[0, 0, 1, 2, 2, 2], [0, 3, 3, 1, 2, 3]])
+    binary = interaction_matrix(edge_index, 4, 5).to_dense()
+    expected = torch.zeros(4, 5)
+    expected[edge_index[0], edge_index[1]] = 1.0
+    assert torch.equal(binary, expected)
+    sym = interaction_matrix(edge_index, 4, 5, normalization='sym')
+    full = dense_reference(edge_index, 4, 5)
+    assert torch.allclose(sym.to_dense(), full[:4, 4:], atol=1e-6)
+    with pytest.raises(ValueError, match="'normalization'"):
+        interaction_matrix(edge_index, 4, 5, normalization='row')
+    with pytest.raises(ValueError, match=r'item ids must lie in \[0, 3\)'):
+        interaction_matrix(edge_index, 4, 3)
+
+
+def test_check_edge_index():
+    check_edge_index(torch.empty(2, 0, dtype=torch.long), 0, 0)
+    with pytest.raises(ValueError, match=r'shape \[2, num_edges\]'):
+        check_edge_index(torch.zeros(3, 2, dtype=torch.long), 5, 5)
+    with pytest.raises(ValueError, match=r'user ids must lie in \[0, 2\) '
+                       r'\(got range \[0, 2\]\)'):
+        check_edge_index(torch.tensor([[0, 2], [0, 0]]), 2, 1)
