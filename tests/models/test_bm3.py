@@ -4,21 +4,9 @@ import torch
 from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.bm3 import BM3
-
-
-@pytest.fixture(scope='module')
-def data():
-    return make_synthetic(num_users=40, num_items=30,
-                          modality_dims={'image': 8, 'text': 6, 'audio': 5},
-                          interactions_per_user=6, seed=0)
-
-
-def batch(data, size=16):
-    g = torch.Generator().manual_seed(1)
-    edges = data['user', 'interacts', 'item'].edge_index
-    idx = torch.randint(edges.size(1), (size,), generator=g)
-    return edges[0, idx], edges[1, idx], torch.randint(30, (size,),
-                                                       generator=g)
+from tests.models.helpers import (assert_round_trip_with_rebuilt_graphs,
+                                  fit_against_popularity, fixed_batch,
+                                  short_run_config, short_run_data)
 
 
 def cos_loss(a, b):
@@ -42,7 +30,7 @@ def test_encoder_is_lightgcn_plus_item_residual(data):
 def test_loss_without_dropout_matches_naive(data):
     model = BM3(data, embedding_dim=8, dropout=0.0, reg_weight=0.3,
                 cl_weight=1.5)
-    users, pos, neg = batch(data)
+    users, pos, neg = fixed_batch(data)
     user, item = model.encode()
     f = model.predictor
     expected = cos_loss(f(user[users]), item[pos]) + \
@@ -59,7 +47,7 @@ def test_loss_without_dropout_matches_naive(data):
 
 def test_loss_uses_no_negatives(data):
     model = BM3(data, embedding_dim=8)
-    users, pos, neg = batch(data)
+    users, pos, neg = fixed_batch(data)
     other = torch.randint(30, neg.shape)
     torch.manual_seed(3)
     a = model.loss(users, pos, neg)
@@ -73,7 +61,7 @@ def test_loss_uses_no_negatives(data):
 def test_targets_are_stop_gradient(data):
     model = BM3(data, embedding_dim=8, dropout=0.0, reg_weight=0.0,
                 cl_weight=0.0)
-    users, pos, neg = batch(data)
+    users, pos, neg = fixed_batch(data)
     model.loss(users, pos, neg).backward()
     grad = model.user_emb.weight.grad.clone()
 
@@ -92,7 +80,7 @@ def test_targets_are_stop_gradient(data):
 
 def test_gradients_reach_every_parameter(data):
     model = BM3(data, embedding_dim=8)
-    model.loss(*batch(data)).backward()
+    model.loss(*fixed_batch(data)).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
@@ -115,24 +103,11 @@ def test_reset_restores_features_and_arguments(data):
 
 
 def test_short_training_beats_popularity():
-    from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
-    data = make_synthetic(num_users=300, num_items=200,
-                          modality_dims={'image': 32, 'text': 16}, seed=0)
-    cfg = TrainConfig(epochs=4, lr=1e-2, batch_size=512, seed=0,
-                      progress=False)
-    pop = Trainer(create_model('popularity', data), data, cfg).fit()
-    seed_everything(0)
-    model = create_model('bm3', data, embedding_dim=32)
-    result = Trainer(model, data, cfg).fit()
+    result, pop = fit_against_popularity(
+        'bm3', short_run_data({'image': 32, 'text': 16}),
+        short_run_config(), seed=0, embedding_dim=32)
     assert result.test['Recall@20'] > pop.test['Recall@20'] + 0.1
 
 
 def test_state_dict_round_trip(data):
-    a = BM3(data, embedding_dim=8).eval()
-    b = BM3(data, embedding_dim=8).eval()
-    b.load_state_dict(a.state_dict())
-    for x, y in zip(a(), b()):
-        assert torch.allclose(x, y)
-    # Fixed graphs and frozen features are rebuilt from the data.
-    frozen = {f'feat_{m}' for m in a.modalities}
-    assert not any(k in frozen or 'graph' in k for k in a.state_dict())
+    assert_round_trip_with_rebuilt_graphs(lambda: BM3(data, embedding_dim=8))

@@ -5,10 +5,12 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data import make_synthetic
-from lirdrec_pyg.models import DRAGON, create_model
-from lirdrec_pyg.train import TrainConfig, Trainer
+from lirdrec_pyg.models import DRAGON
+from lirdrec_pyg.train import TrainConfig
 from lirdrec_pyg.transforms import get_item_graph, get_ui_adjacency
+from tests.models.helpers import (assert_round_trip_from_other_init,
+                                  fit_against_popularity, popularity_config,
+                                  random_batch, short_run_data)
 
 
 def _hand_made():
@@ -23,20 +25,6 @@ def _hand_made():
     data['item'].audio = torch.randn(5, 3)
     data.modalities = ['image', 'text', 'audio']
     return data
-
-
-@pytest.fixture(scope='module')
-def small():
-    return make_synthetic(num_users=60, num_items=40,
-                          modality_dims={'image': 12, 'text': 8, 'audio': 5},
-                          interactions_per_user=8, seed=1)
-
-
-def _batch(data, n=32):
-    edge_index = data['user', 'interacts', 'item'].edge_index
-    idx = torch.randint(edge_index.size(1), (n,))
-    neg = torch.randint(data['item'].num_nodes, (n,))
-    return edge_index[0, idx], edge_index[1, idx], neg
 
 
 def test_user_cooccurrence_graph_on_hand_made_case():
@@ -81,7 +69,7 @@ def test_forward_matches_dense_equations():
 
 def test_gradients_reach_every_parameter(small):
     model = DRAGON(small)
-    model.loss(*_batch(small)).backward()
+    model.loss(*random_batch(small)).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     # Item features are fixed inputs, not parameters.
@@ -89,12 +77,7 @@ def test_gradients_reach_every_parameter(small):
 
 
 def test_state_dict_round_trip(small):
-    first = DRAGON(small)
-    torch.manual_seed(999)
-    second = DRAGON(small)
-    second.load_state_dict(first.state_dict())
-    for a, b in zip(first.inference(), second.inference()):
-        assert torch.allclose(a, b)
+    assert_round_trip_from_other_init(lambda: DRAGON(small))
 
 
 def test_argument_checks(small):
@@ -107,10 +90,9 @@ def test_argument_checks(small):
 
 
 def test_beats_popularity_on_synthetic():
-    data = make_synthetic(num_users=300, num_items=200, seed=0)
-    pop = Trainer(create_model('popularity', data), data,
-                  TrainConfig(epochs=1, progress=False)).fit()
-    result = Trainer(create_model('dragon', data), data,
-                     TrainConfig(epochs=8, lr=5e-3, progress=False)).fit()
+    config = TrainConfig(epochs=8, lr=5e-3, progress=False)
+    result, pop = fit_against_popularity(
+        'dragon', short_run_data(), config,
+        popularity_config=popularity_config())
     assert result.test['Recall@20'] > pop.test['Recall@20']
     assert result.test['NDCG@20'] > pop.test['NDCG@20']

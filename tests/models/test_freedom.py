@@ -1,24 +1,12 @@
 import pytest
 import torch
 
-from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import FREEDOM, create_model
 from lirdrec_pyg.train import TrainConfig, Trainer
 from lirdrec_pyg.transforms import get_item_graph, get_ui_adjacency
-
-
-@pytest.fixture(scope='module')
-def small():
-    return make_synthetic(num_users=60, num_items=40,
-                          modality_dims={'image': 12, 'text': 8, 'audio': 5},
-                          interactions_per_user=8, seed=1)
-
-
-def _batch(data, n=32):
-    edge_index = data['user', 'interacts', 'item'].edge_index
-    idx = torch.randint(edge_index.size(1), (n,))
-    neg = torch.randint(data['item'].num_nodes, (n,))
-    return edge_index[0, idx], edge_index[1, idx], neg
+from tests.models.helpers import (assert_round_trip_from_other_init,
+                                  fit_against_popularity, popularity_config,
+                                  random_batch, short_run_data)
 
 
 def test_forward_matches_dense_equations(small):
@@ -60,7 +48,7 @@ def test_item_graph_is_frozen(small):
     for epoch in (1, 2):
         model.on_epoch_start(epoch)
         optimizer.zero_grad()
-        model.loss(*_batch(small)).backward()
+        model.loss(*random_batch(small)).backward()
         optimizer.step()
     assert torch.equal(before, model.item_adj.values())
     assert torch.allclose(model.item_adj.to_dense(),
@@ -70,19 +58,14 @@ def test_item_graph_is_frozen(small):
 def test_gradients_reach_every_parameter(small):
     model = FREEDOM(small, reg_weight=1e-3)
     model.on_epoch_start(1)
-    model.loss(*_batch(small)).backward()
+    model.loss(*random_batch(small)).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     assert set(model.projections) == {'image', 'text', 'audio'}
 
 
 def test_state_dict_round_trip(small):
-    first = FREEDOM(small)
-    torch.manual_seed(999)
-    second = FREEDOM(small)
-    second.load_state_dict(first.state_dict())
-    for a, b in zip(first.inference(), second.inference()):
-        assert torch.allclose(a, b)
+    assert_round_trip_from_other_init(lambda: FREEDOM(small))
 
 
 def test_argument_checks(small):
@@ -93,12 +76,10 @@ def test_argument_checks(small):
 
 
 def test_beats_popularity_on_synthetic():
-    data = make_synthetic(num_users=300, num_items=200, seed=0)
-    pop = Trainer(create_model('popularity', data), data,
-                  TrainConfig(epochs=1, progress=False)).fit()
-    model = create_model('freedom', data, reg_weight=1e-3)
-    result = Trainer(model, data, TrainConfig(epochs=15, lr=5e-3,
-                                              progress=False)).fit()
+    config = TrainConfig(epochs=15, lr=5e-3, progress=False)
+    result, pop = fit_against_popularity(
+        'freedom', short_run_data(), config,
+        popularity_config=popularity_config(), reg_weight=1e-3)
     assert result.test['Recall@20'] > pop.test['Recall@20']
     assert result.test['NDCG@20'] > pop.test['NDCG@20']
 

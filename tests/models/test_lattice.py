@@ -2,24 +2,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lirdrec_pyg.data import make_synthetic
-from lirdrec_pyg.models import LATTICE, create_model
+from lirdrec_pyg.models import LATTICE
 from lirdrec_pyg.models.lattice import sym_normalize, weighted_knn_graph
-from lirdrec_pyg.train import TrainConfig, Trainer
-
-
-@pytest.fixture(scope='module')
-def small():
-    return make_synthetic(num_users=60, num_items=40,
-                          modality_dims={'image': 12, 'text': 8, 'audio': 5},
-                          interactions_per_user=8, seed=1)
-
-
-def _batch(data, n=32):
-    edge_index = data['user', 'interacts', 'item'].edge_index
-    idx = torch.randint(edge_index.size(1), (n,))
-    neg = torch.randint(data['item'].num_nodes, (n,))
-    return edge_index[0, idx], edge_index[1, idx], neg
+from lirdrec_pyg.train import TrainConfig
+from tests.models.helpers import (assert_round_trip_from_other_init,
+                                  fit_against_popularity, popularity_config,
+                                  random_batch, short_run_data)
 
 
 def _dense_knn(x, k):
@@ -77,7 +65,7 @@ def test_graph_rebuilt_once_per_epoch_and_at_inference(small):
 
     def step():
         optimizer.zero_grad()
-        model.loss(*_batch(small)).backward()
+        model.loss(*random_batch(small)).backward()
         optimizer.step()
 
     model.on_epoch_start(1)
@@ -99,18 +87,13 @@ def test_graph_rebuilt_once_per_epoch_and_at_inference(small):
 def test_gradients_reach_every_parameter(small):
     model = LATTICE(small, reg_weight=1e-3)
     model.on_epoch_start(1)
-    model.loss(*_batch(small)).backward()
+    model.loss(*random_batch(small)).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
 def test_state_dict_round_trip(small):
-    first = LATTICE(small)
-    torch.manual_seed(999)
-    second = LATTICE(small)
-    second.load_state_dict(first.state_dict())
-    for a, b in zip(first.inference(), second.inference()):
-        assert torch.allclose(a, b)
+    assert_round_trip_from_other_init(lambda: LATTICE(small))
 
 
 def test_argument_checks(small):
@@ -121,10 +104,9 @@ def test_argument_checks(small):
 
 
 def test_beats_popularity_on_synthetic():
-    data = make_synthetic(num_users=300, num_items=200, seed=0)
-    pop = Trainer(create_model('popularity', data), data,
-                  TrainConfig(epochs=1, progress=False)).fit()
-    result = Trainer(create_model('lattice', data), data,
-                     TrainConfig(epochs=10, lr=5e-3, progress=False)).fit()
+    config = TrainConfig(epochs=10, lr=5e-3, progress=False)
+    result, pop = fit_against_popularity(
+        'lattice', short_run_data(), config,
+        popularity_config=popularity_config())
     assert result.test['Recall@20'] > pop.test['Recall@20']
     assert result.test['NDCG@20'] > pop.test['NDCG@20']

@@ -5,21 +5,9 @@ import torch.nn.functional as F
 from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.lgmrec import LGMRec, hypergraph_propagate
-
-
-@pytest.fixture(scope='module')
-def data():
-    return make_synthetic(num_users=40, num_items=30,
-                          modality_dims={'image': 8, 'text': 6, 'audio': 5},
-                          interactions_per_user=6, seed=0)
-
-
-def batch(data, size=16):
-    g = torch.Generator().manual_seed(1)
-    edges = data['user', 'interacts', 'item'].edge_index
-    idx = torch.randint(edges.size(1), (size,), generator=g)
-    return edges[0, idx], edges[1, idx], torch.randint(30, (size,),
-                                                       generator=g)
+from tests.models.helpers import (assert_round_trip_with_rebuilt_graphs,
+                                  fit_against_popularity, fixed_batch,
+                                  short_run_config, short_run_data)
 
 
 @pytest.mark.parametrize('num_layers', [1, 2])
@@ -74,7 +62,7 @@ def test_eval_forward_and_loss_match_dense_reference(data):
     assert torch.allclose(user, out[:40], atol=1e-5)
     assert torch.allclose(item, out[40:], atol=1e-5)
 
-    users, pos, neg = batch(data)
+    users, pos, neg = fixed_batch(data)
     u, p, n = out[users], out[40 + pos], out[40 + neg]
     bpr = -F.logsigmoid((u * p).sum(1) - (u * n).sum(1)).mean()
 
@@ -109,7 +97,7 @@ def test_single_modality_has_no_contrast_term(data):
     one = make_synthetic(num_users=40, num_items=30,
                          modality_dims={'text': 6}, interactions_per_user=6,
                          seed=0)
-    users, pos, neg = batch(one)
+    users, pos, neg = fixed_batch(one)
     model = LGMRec(one, embedding_dim=8, cl_weight=1.0).eval()
     loss = model.loss(users, pos, neg)
     model.cl_weight = 0.0
@@ -118,7 +106,7 @@ def test_single_modality_has_no_contrast_term(data):
 
 def test_gradients_reach_every_parameter(data):
     model = LGMRec(data, embedding_dim=8, cl_weight=0.1)
-    model.loss(*batch(data)).backward()
+    model.loss(*fixed_batch(data)).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
@@ -138,24 +126,12 @@ def test_arguments_and_repr(data):
 
 
 def test_short_training_beats_popularity():
-    from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
-    data = make_synthetic(num_users=300, num_items=200,
-                          modality_dims={'image': 32, 'text': 16}, seed=0)
-    cfg = TrainConfig(epochs=4, lr=1e-2, batch_size=512, seed=0,
-                      progress=False)
-    pop = Trainer(create_model('popularity', data), data, cfg).fit()
-    seed_everything(0)
-    model = create_model('lgmrec', data, embedding_dim=32)
-    result = Trainer(model, data, cfg).fit()
+    result, pop = fit_against_popularity(
+        'lgmrec', short_run_data({'image': 32, 'text': 16}),
+        short_run_config(), seed=0, embedding_dim=32)
     assert result.test['Recall@20'] > pop.test['Recall@20'] + 0.1
 
 
 def test_state_dict_round_trip(data):
-    a = LGMRec(data, embedding_dim=8).eval()
-    b = LGMRec(data, embedding_dim=8).eval()
-    b.load_state_dict(a.state_dict())
-    for x, y in zip(a(), b()):
-        assert torch.allclose(x, y)
-    # Fixed graphs and frozen features are rebuilt from the data.
-    frozen = {f'feat_{m}' for m in a.modalities}
-    assert not any(k in frozen or 'graph' in k for k in a.state_dict())
+    assert_round_trip_with_rebuilt_graphs(
+        lambda: LGMRec(data, embedding_dim=8))

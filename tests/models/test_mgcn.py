@@ -6,21 +6,9 @@ from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.mgcn import (MGCN, normalized_interactions,
                                      similarity_knn_graph)
-
-
-@pytest.fixture(scope='module')
-def data():
-    return make_synthetic(num_users=40, num_items=30,
-                          modality_dims={'image': 8, 'text': 6, 'audio': 5},
-                          interactions_per_user=6, seed=0)
-
-
-def batch(data, size=16):
-    g = torch.Generator().manual_seed(1)
-    edges = data['user', 'interacts', 'item'].edge_index
-    idx = torch.randint(edges.size(1), (size,), generator=g)
-    return edges[0, idx], edges[1, idx], torch.randint(30, (size,),
-                                                       generator=g)
+from tests.models.helpers import (assert_round_trip_with_rebuilt_graphs,
+                                  fit_against_popularity, fixed_batch,
+                                  short_run_config, short_run_data)
 
 
 def test_similarity_knn_graph_matches_dense_reference():
@@ -100,7 +88,7 @@ def test_forward_and_loss_match_dense_reference(data):
     assert torch.allclose(user, out[:40], atol=1e-5)
     assert torch.allclose(item, out[40:], atol=1e-5)
 
-    users, pos, neg = batch(data)
+    users, pos, neg = fixed_batch(data)
     u, p, n = out[users], out[40 + pos], out[40 + neg]
     bpr = -F.logsigmoid((u * p).sum(1) - (u * n).sum(1)).mean()
     reg = 0.5 * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / 16
@@ -117,7 +105,7 @@ def test_forward_and_loss_match_dense_reference(data):
 
 def test_gradients_reach_every_parameter(data):
     model = MGCN(data, embedding_dim=8, knn_k=3)
-    model.loss(*batch(data)).backward()
+    model.loss(*fixed_batch(data)).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
@@ -135,24 +123,12 @@ def test_arguments_and_repr(data):
 
 
 def test_short_training_beats_popularity():
-    from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
-    data = make_synthetic(num_users=300, num_items=200,
-                          modality_dims={'image': 32, 'text': 16}, seed=0)
-    cfg = TrainConfig(epochs=4, lr=1e-2, batch_size=512, seed=0,
-                      progress=False)
-    pop = Trainer(create_model('popularity', data), data, cfg).fit()
-    seed_everything(0)
-    model = create_model('mgcn', data, embedding_dim=32)
-    result = Trainer(model, data, cfg).fit()
+    result, pop = fit_against_popularity(
+        'mgcn', short_run_data({'image': 32, 'text': 16}),
+        short_run_config(), seed=0, embedding_dim=32)
     assert result.test['Recall@20'] > pop.test['Recall@20'] + 0.1
 
 
 def test_state_dict_round_trip(data):
-    a = MGCN(data, embedding_dim=8, knn_k=3).eval()
-    b = MGCN(data, embedding_dim=8, knn_k=3).eval()
-    b.load_state_dict(a.state_dict())
-    for x, y in zip(a(), b()):
-        assert torch.allclose(x, y)
-    # Fixed graphs and frozen features are rebuilt from the data.
-    frozen = {f'feat_{m}' for m in a.modalities}
-    assert not any(k in frozen or 'graph' in k for k in a.state_dict())
+    assert_round_trip_with_rebuilt_graphs(
+        lambda: MGCN(data, embedding_dim=8, knn_k=3))

@@ -5,22 +5,9 @@ from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.slmrec import SLMRec
 from lirdrec_pyg.nn.contrastive import info_nce
-
-
-@pytest.fixture(scope='module')
-def data():
-    # Three modalities: the model is not tied to image + text.
-    return make_synthetic(num_users=40, num_items=30,
-                          modality_dims={'image': 8, 'text': 6, 'audio': 5},
-                          interactions_per_user=6, seed=0)
-
-
-def batch(data, size=16):
-    g = torch.Generator().manual_seed(1)
-    edges = data['user', 'interacts', 'item'].edge_index
-    idx = torch.randint(edges.size(1), (size,), generator=g)
-    return edges[0, idx], edges[1, idx], torch.randint(30, (size,),
-                                                       generator=g)
+from tests.models.helpers import (assert_round_trip_with_rebuilt_graphs,
+                                  fit_against_popularity, fixed_batch,
+                                  short_run_config, short_run_data)
 
 
 def naive_branches(model, adj_dense):
@@ -63,7 +50,7 @@ def test_fac_loss_matches_naive_chain(data):
                    ssl_temperature=0.4, temperature=0.3)
     # Spaces d, d, d/2 for three modalities.
     assert [h.out_features for h in model.fac_modality] == [8, 8, 4]
-    users, pos, neg = batch(data)
+    users, pos, neg = fixed_batch(data)
     user, item = model()
     main = info_nce(user[users], item[pos], 0.3)
     branches = model._propagate(model._branch_inputs())[40:][pos]
@@ -86,7 +73,7 @@ def test_fac_loss_matches_naive_chain(data):
 def test_feature_dropout_views_coincide_without_dropout(data):
     model = SLMRec(data, embedding_dim=8, ssl_task='fd', dropout=0.0,
                    ssl_temperature=0.5)
-    users, pos, _ = batch(data)
+    users, pos, _ = fixed_batch(data)
     user, item = model()
     expected = (info_nce(user[users], user[users], 0.5) +
                 info_nce(item[pos], item[pos], 0.5))
@@ -99,7 +86,7 @@ def test_feature_dropout_views_coincide_without_dropout(data):
 
 def test_feature_masking_zeroes_one_branch_per_view(data):
     model = SLMRec(data, embedding_dim=8, ssl_task='fm', ssl_temperature=0.5)
-    users, pos, _ = batch(data)
+    users, pos, _ = fixed_batch(data)
     torch.manual_seed(7)
     perm = torch.randperm(model.num_branches)
     inputs = model._branch_inputs()
@@ -119,7 +106,7 @@ def test_feature_masking_zeroes_one_branch_per_view(data):
 @pytest.mark.parametrize('task', ['fac', 'fd', 'fm', 'fd+fm'])
 def test_gradients_reach_every_parameter(data, task):
     model = SLMRec(data, embedding_dim=8, ssl_task=task)
-    model.loss(*batch(data)).backward()
+    model.loss(*fixed_batch(data)).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
@@ -142,24 +129,12 @@ def test_arguments_and_repr(data):
 
 
 def test_short_training_beats_popularity():
-    from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
-    data = make_synthetic(num_users=300, num_items=200,
-                          modality_dims={'image': 32, 'text': 16}, seed=0)
-    cfg = TrainConfig(epochs=4, lr=1e-2, batch_size=512, seed=0,
-                      progress=False)
-    pop = Trainer(create_model('popularity', data), data, cfg).fit()
-    seed_everything(0)
-    model = create_model('slmrec', data, embedding_dim=32, num_layers=2)
-    result = Trainer(model, data, cfg).fit()
+    result, pop = fit_against_popularity(
+        'slmrec', short_run_data({'image': 32, 'text': 16}),
+        short_run_config(), seed=0, embedding_dim=32, num_layers=2)
     assert result.test['Recall@20'] > pop.test['Recall@20'] + 0.1
 
 
 def test_state_dict_round_trip(data):
-    a = SLMRec(data, embedding_dim=8).eval()
-    b = SLMRec(data, embedding_dim=8).eval()
-    b.load_state_dict(a.state_dict())
-    for x, y in zip(a(), b()):
-        assert torch.allclose(x, y)
-    # Fixed graphs and frozen features are rebuilt from the data.
-    frozen = {f'feat_{m}' for m in a.modalities}
-    assert not any(k in frozen or 'graph' in k for k in a.state_dict())
+    assert_round_trip_with_rebuilt_graphs(
+        lambda: SLMRec(data, embedding_dim=8))

@@ -2,9 +2,10 @@ import pytest
 import torch
 
 from lirdrec_pyg.data import build_hetero_data, make_synthetic
-from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.vbpr import VBPR
-from lirdrec_pyg.train import TrainConfig, Trainer
+from lirdrec_pyg.train import TrainConfig
+from tests.models.helpers import (fit_against_popularity, popularity_config,
+                                  short_run_data)
 
 
 def _three_modalities():
@@ -68,12 +69,11 @@ def test_argument_checks_and_repr(tiny_data):
 
 
 def test_beats_popularity_on_synthetic():
-    data = make_synthetic(num_users=300, num_items=200, seed=0)
-    pop = Trainer(create_model('popularity', data), data,
-                  TrainConfig(epochs=1, progress=False)).fit()
-    result = Trainer(create_model('vbpr', data), data,
-                     TrainConfig(epochs=5, lr=1e-2, batch_size=512,
-                                 progress=False)).fit()
+    config = TrainConfig(epochs=5, lr=1e-2, batch_size=512,
+                    progress=False)
+    result, pop = fit_against_popularity(
+        'vbpr', short_run_data(), config,
+        popularity_config=popularity_config())
     assert result.test['Recall@20'] > pop.test['Recall@20']
     assert result.test['NDCG@20'] > pop.test['NDCG@20']
 

@@ -1,0 +1,112 @@
+"""Helpers shared by the model tests: synthetic data, batches, a short
+training run against the popularity baseline and state-dict round trips."""
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from lirdrec_pyg.data import make_synthetic
+from lirdrec_pyg.models import create_model
+from lirdrec_pyg.models.base import Recommender
+from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
+
+#: Three modalities, so that no model is tied to image + text.
+THREE_MODALITIES = {'image': 8, 'text': 6, 'audio': 5}
+
+Batch = Tuple[Tensor, Tensor, Tensor]
+
+
+def mm_data(modality_dims: Optional[Dict[str, int]] = None) -> HeteroData:
+    r"""40 users, 30 items, six interactions per user (seed 0), with
+    :obj:`THREE_MODALITIES` unless :obj:`modality_dims` is given."""
+    return make_synthetic(num_users=40, num_items=30,
+                          modality_dims=modality_dims or THREE_MODALITIES,
+                          interactions_per_user=6, seed=0)
+
+
+def mm_small() -> HeteroData:
+    r"""60 users, 40 items, eight interactions per user (seed 1), three
+    modalities of 12, 8 and 5 dimensions."""
+    return make_synthetic(num_users=60, num_items=40,
+                          modality_dims={'image': 12, 'text': 8, 'audio': 5},
+                          interactions_per_user=8, seed=1)
+
+
+def fixed_batch(data: HeteroData, size: int = 16) -> Batch:
+    r"""A reproducible batch of :obj:`size` training pairs with uniform
+    negatives, drawn from its own generator (seed 1)."""
+    g = torch.Generator().manual_seed(1)
+    edges = data['user', 'interacts', 'item'].edge_index
+    idx = torch.randint(edges.size(1), (size,), generator=g)
+    neg = torch.randint(data['item'].num_nodes, (size,), generator=g)
+    return edges[0, idx], edges[1, idx], neg
+
+
+def random_batch(data: HeteroData, n: int = 32) -> Batch:
+    r"""A batch of :obj:`n` training pairs with uniform negatives, drawn
+    from the global random state."""
+    edge_index = data['user', 'interacts', 'item'].edge_index
+    idx = torch.randint(edge_index.size(1), (n,))
+    neg = torch.randint(data['item'].num_nodes, (n,))
+    return edge_index[0, idx], edge_index[1, idx], neg
+
+
+def short_run_data(modality_dims: Optional[Dict[str, int]] = None
+                   ) -> HeteroData:
+    r"""The 300 x 200 synthetic dataset (seed 0) of the short training runs
+    (default features of :func:`make_synthetic` unless given)."""
+    return make_synthetic(num_users=300, num_items=200,
+                          modality_dims=modality_dims, seed=0)
+
+
+def fit_against_popularity(name: str, data: HeteroData, config: TrainConfig,
+                           popularity_config: Optional[TrainConfig] = None,
+                           seed: Optional[int] = None,
+                           **hparams: Any) -> Tuple[Any, Any]:
+    r"""Fits the popularity baseline (with :obj:`popularity_config`, default
+    :obj:`config`), then model :obj:`name` built after
+    :func:`seed_everything` (:obj:`seed`, if given) and trained with
+    :obj:`config`. Returns both results, the model's first."""
+    popularity = Trainer(create_model('popularity', data), data,
+                         popularity_config or config).fit()
+    if seed is not None:
+        seed_everything(seed)
+    model = create_model(name, data, **hparams)
+    return Trainer(model, data, config).fit(), popularity
+
+
+def assert_round_trip_with_rebuilt_graphs(
+        build: Callable[[], Recommender]) -> None:
+    r"""Two models from :obj:`build` agree after a :meth:`load_state_dict`,
+    and fixed graphs and frozen features stay out of the state dict (they
+    are rebuilt from the data)."""
+    a, b = build().eval(), build().eval()
+    b.load_state_dict(a.state_dict())
+    for x, y in zip(a(), b()):
+        assert torch.allclose(x, y)
+    frozen = {f'feat_{m}' for m in a.modalities}
+    assert not any(k in frozen or 'graph' in k for k in a.state_dict())
+
+
+def assert_round_trip_from_other_init(
+        build: Callable[[], Recommender]) -> None:
+    r"""A second model from :obj:`build`, initialised from another seed,
+    infers the same after loading the first one's state dict."""
+    first = build()
+    torch.manual_seed(999)
+    second = build()
+    second.load_state_dict(first.state_dict())
+    for a, b in zip(first.inference(), second.inference()):
+        assert torch.allclose(a, b)
+
+
+def short_run_config() -> TrainConfig:
+    r"""Four epochs at learning rate 0.01 in batches of 512 (seed 0)."""
+    return TrainConfig(epochs=4, lr=1e-2, batch_size=512, seed=0,
+                       progress=False)
+
+
+def popularity_config() -> TrainConfig:
+    r"""One epoch (popularity does not train; the epoch only evaluates)."""
+    return TrainConfig(epochs=1, progress=False)
