@@ -1,15 +1,17 @@
 """The interface through which models, the trainer and the evaluator meet."""
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import check_fraction, check_positive
+from lirdrec_pyg.data.hetero import get_modalities
 
 __all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss',
-           'squared_embedding_reg', 'check_positive', 'check_fraction']
+           'squared_embedding_reg', 'require_modalities', 'check_positive',
+           'check_fraction']
 
 UI = ('user', 'interacts', 'item')
 
@@ -95,6 +97,18 @@ class Recommender(torch.nn.Module):
 
     def load_extra_state_from_checkpoint(self, state: Dict[str, Any]) -> None:
         r"""Restores what :meth:`extra_state_for_checkpoint` returned."""
+
+
+def require_modalities(data: HeteroData, model: str) -> List[str]:
+    r"""The modality names of :obj:`data`
+    (:func:`~lirdrec_pyg.data.get_modalities`), or a :class:`ValueError`
+    naming :obj:`model` if the dataset has no item features."""
+    modalities = get_modalities(data)
+    if not modalities:
+        raise ValueError(f"{model} needs item features, but dataset "
+                         f"'{getattr(data, 'name', '')}' has no modalities "
+                         f"('data.modalities' is empty)")
+    return modalities
 
 
 def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:

@@ -6,9 +6,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data.hetero import get_modalities
 from lirdrec_pyg.models.base import (Recommender, check_fraction,
-                                     check_positive, embedding_norm_loss)
+                                     check_positive, embedding_norm_loss,
+                                     require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import cosine_alignment_loss
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
@@ -73,11 +73,7 @@ class BM3(Recommender):
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
         check_fraction('dropout', dropout)
-        self.modalities = get_modalities(data)
-        if not self.modalities:
-            raise ValueError(f"BM3 needs item features, but "
-                             f"'data.modalities' of dataset "
-                             f"'{getattr(data, 'name', '')}' is empty")
+        self.modalities = require_modalities(data, 'BM3')
         self.embedding_dim = embedding_dim
         self.dropout = dropout
         self.reg_weight = reg_weight

@@ -5,8 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     dot_bpr_loss, embedding_norm_loss)
+from lirdrec_pyg.models.base import (Recommender, check_positive, dot_bpr_loss,
+                                     embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 
 

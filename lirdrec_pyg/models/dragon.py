@@ -8,7 +8,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss)
+                                     embedding_bpr_loss, require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -84,11 +84,7 @@ class DRAGON(Recommender):
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
         check_positive('user_k', user_k)
-        self.modalities: List[str] = list(getattr(data, 'modalities', None)
-                                          or [])
-        if not self.modalities:
-            raise ValueError("'DRAGON' needs item features but the data has "
-                             "no modalities ('data.modalities' is empty)")
+        self.modalities: List[str] = require_modalities(data, 'DRAGON')
         self.embedding_dim = embedding_dim
         self.knn_k = knn_k
         self.user_k = user_k

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data import get_modalities
-from lirdrec_pyg.models.base import Recommender, embedding_bpr_loss
+from lirdrec_pyg.models.base import (Recommender, embedding_bpr_loss,
+                                     require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -92,11 +92,7 @@ class DualGNN(Recommender):
         if user_aggregation not in ('softmax', 'mean'):
             raise ValueError(f"'user_aggregation' must be 'softmax' or "
                              f"'mean' (got '{user_aggregation}')")
-        self.modalities: List[str] = get_modalities(data)
-        if not self.modalities:
-            raise ValueError(f"DualGNN needs item features, but dataset "
-                             f"'{getattr(data, 'name', '')}' has none "
-                             f"(data.modalities is empty)")
+        self.modalities: List[str] = require_modalities(data, 'DualGNN')
         self.embedding_dim = embedding_dim
         self.k = k
         self.reg_weight = reg_weight

@@ -6,7 +6,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (UI, Recommender, check_fraction,
-                                     check_positive, dot_bpr_loss)
+                                     check_positive, dot_bpr_loss,
+                                     require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -77,10 +78,7 @@ class FREEDOM(Recommender):
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
         check_fraction('dropout', dropout)
-        self.modalities = list(getattr(data, 'modalities', None) or [])
-        if not self.modalities:
-            raise ValueError("'FREEDOM' needs item features but the data has "
-                             "no modalities ('data.modalities' is empty)")
+        self.modalities = require_modalities(data, 'FREEDOM')
         self.embedding_dim = embedding_dim
         self.knn_k = knn_k
         self.reg_weight = reg_weight

@@ -5,17 +5,14 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import UI, Recommender
+from lirdrec_pyg.models.base import UI, Recommender, require_modalities
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.transforms.adjacency import csr_from_coo
 
 
 def _select_modalities(data: HeteroData,
                        modalities: Optional[Sequence[str]]) -> List[str]:
-    available = list(getattr(data, 'modalities', None) or [])
-    if not available:
-        raise ValueError("'ItemKNNCBF' needs item features but the data has "
-                         "no modalities ('data.modalities' is empty)")
+    available = require_modalities(data, 'ItemKNNCBF')
     if modalities is None:
         return available
     unknown = sorted(set(modalities) - set(available))

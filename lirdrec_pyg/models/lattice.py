@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import Recommender, dot_bpr_loss
+from lirdrec_pyg.models.base import (Recommender, dot_bpr_loss,
+                                     require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -136,11 +137,7 @@ class LATTICE(Recommender):
         if not 1 <= knn_k <= self.num_items:
             raise ValueError(f"'knn_k' must lie in [1, {self.num_items}] "
                              f"(got {knn_k})")
-        self.modalities: List[str] = list(getattr(data, 'modalities', None)
-                                          or [])
-        if not self.modalities:
-            raise ValueError("'LATTICE' needs item features but the data has "
-                             "no modalities ('data.modalities' is empty)")
+        self.modalities: List[str] = require_modalities(data, 'LATTICE')
         self.embedding_dim = embedding_dim
         self.knn_k = knn_k
         self.lambda_coeff = lambda_coeff

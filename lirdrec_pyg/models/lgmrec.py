@@ -6,9 +6,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data.hetero import get_modalities
 from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
-                                     dot_bpr_loss, embedding_norm_loss)
+                                     dot_bpr_loss, embedding_norm_loss,
+                                     require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
@@ -131,11 +131,7 @@ class LGMRec(Recommender):
             raise ValueError(f"'keep_rate' must lie in (0, 1] "
                              f"(got {keep_rate})")
         check_positive('temperature', temperature)
-        self.modalities = get_modalities(data)
-        if not self.modalities:
-            raise ValueError(f"LGMRec needs item features, but "
-                             f"'data.modalities' of dataset "
-                             f"'{getattr(data, 'name', '')}' is empty")
+        self.modalities = require_modalities(data, 'LGMRec')
         self.embedding_dim = embedding_dim
         self.num_hyper_layers = num_hyper_layers
         self.num_hyperedges = num_hyperedges

@@ -6,8 +6,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss,
-                                     embedding_norm_loss)
+                                     embedding_bpr_loss, embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency

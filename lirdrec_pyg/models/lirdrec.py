@@ -5,8 +5,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     dot_bpr_loss)
+from lirdrec_pyg.models.base import Recommender, check_positive, dot_bpr_loss
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.fusion import PWCFusion

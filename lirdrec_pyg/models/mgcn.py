@@ -6,9 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data.hetero import get_modalities
 from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
-                                     dot_bpr_loss)
+                                     dot_bpr_loss, require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
@@ -131,11 +130,7 @@ class MGCN(Recommender):
         if not 1 <= knn_k <= self.num_items:
             raise ValueError(f"'knn_k' must lie in [1, {self.num_items}] "
                              f"(got {knn_k})")
-        self.modalities = get_modalities(data)
-        if not self.modalities:
-            raise ValueError(f"MGCN needs item features, but "
-                             f"'data.modalities' of dataset "
-                             f"'{getattr(data, 'name', '')}' is empty")
+        self.modalities = require_modalities(data, 'MGCN')
         self.embedding_dim = embedding_dim
         self.knn_k = knn_k
         self.reg_weight = reg_weight

@@ -6,9 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data import get_modalities
 from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
-                                     embedding_bpr_loss,
+                                     embedding_bpr_loss, require_modalities,
                                      squared_embedding_reg)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.graph_conv import EdgeGraph, bipartite_edge_index
@@ -184,11 +183,7 @@ class MMGCN(Recommender):
                              f"(got {latent_dim})")
         if reg_weight < 0:
             raise ValueError(f"'reg_weight' must be >= 0 (got {reg_weight})")
-        self.modalities: List[str] = get_modalities(data)
-        if not self.modalities:
-            raise ValueError(f"MMGCN needs item features, but dataset "
-                             f"'{getattr(data, 'name', '')}' has none "
-                             f"(data.modalities is empty)")
+        self.modalities: List[str] = require_modalities(data, 'MMGCN')
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
         self.reg_weight = reg_weight

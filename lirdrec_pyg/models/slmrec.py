@@ -6,8 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data.hetero import get_modalities
-from lirdrec_pyg.models.base import Recommender, check_fraction
+from lirdrec_pyg.models.base import (Recommender, check_fraction,
+                                     require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
@@ -108,11 +108,7 @@ class SLMRec(Recommender):
                              f"positive (got {temperature}, "
                              f"{ssl_temperature})")
         check_fraction('dropout', dropout)
-        self.modalities = get_modalities(data)
-        if not self.modalities:
-            raise ValueError(f"SLMRec needs item features, but "
-                             f"'data.modalities' of dataset "
-                             f"'{getattr(data, 'name', '')}' is empty")
+        self.modalities = require_modalities(data, 'SLMRec')
         self.embedding_dim = embedding_dim
         self.ssl_task = ssl_task
         self.ssl_weight = ssl_weight

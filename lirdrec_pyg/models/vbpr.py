@@ -5,9 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.data import get_modalities
-from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     dot_bpr_loss, embedding_norm_loss)
+from lirdrec_pyg.models.base import (Recommender, check_positive, dot_bpr_loss,
+                                     embedding_norm_loss, require_modalities)
 from lirdrec_pyg.models.registry import register_model
 
 
@@ -55,11 +54,7 @@ class VBPR(Recommender):
             raise ValueError(f"'reg_weight' must be >= 0 (got {reg_weight})")
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight
-        modalities = get_modalities(data)
-        if not modalities:
-            raise ValueError(f"VBPR needs item features, but dataset "
-                             f"'{getattr(data, 'name', '')}' has none "
-                             f"(data.modalities is empty)")
+        modalities = require_modalities(data, 'VBPR')
         self.modalities = modalities
         self.normalize_features = normalize_features
         blocks = [data['item'][m].float() for m in modalities]

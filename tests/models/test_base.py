@@ -2,10 +2,11 @@ import math
 
 import pytest
 import torch
+from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (bpr_loss, check_fraction, check_positive,
                                      dot_bpr_loss, embedding_bpr_loss,
-                                     squared_embedding_reg)
+                                     require_modalities, squared_embedding_reg)
 
 
 def test_embedding_bpr_loss_matches_a_naive_loop():
@@ -50,3 +51,12 @@ def test_argument_checks():
         check_fraction('p', 1.0)
     with pytest.raises(ValueError, match="'p'"):
         check_fraction('p', -0.1)
+
+
+def test_require_modalities(tiny_data):
+    assert require_modalities(tiny_data, 'X') == ['image', 'text']
+    bare = HeteroData()
+    bare.name = 'plain'
+    with pytest.raises(ValueError, match=r"^Model needs item features, but "
+                       r"dataset 'plain' has no modalities"):
+        require_modalities(bare, 'Model')
