@@ -110,3 +110,15 @@ def short_run_config() -> TrainConfig:
 def popularity_config() -> TrainConfig:
     r"""One epoch (popularity does not train; the epoch only evaluates)."""
     return TrainConfig(epochs=1, progress=False)
+
+
+def featureless_data() -> HeteroData:
+    r"""20 users x 10 items without item features (seed 0)."""
+    return make_synthetic(num_users=20, num_items=10, modality_dims={},
+                          interactions_per_user=4, seed=0)
+
+
+def assert_every_parameter_has_gradient(model: torch.nn.Module) -> None:
+    r"""Every parameter of :obj:`model` received a non-zero gradient."""
+    for name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name

@@ -1,12 +1,13 @@
 import pytest
 import torch
 
-from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.bm3 import BM3
-from tests.models.helpers import (assert_round_trip_with_rebuilt_graphs,
-                                  fit_against_popularity, fixed_batch,
-                                  short_run_config, short_run_data)
+from tests.models.helpers import (assert_every_parameter_has_gradient,
+                                  assert_round_trip_with_rebuilt_graphs,
+                                  featureless_data, fit_against_popularity,
+                                  fixed_batch, short_run_config,
+                                  short_run_data)
 
 
 def cos_loss(a, b):
@@ -81,8 +82,7 @@ def test_targets_are_stop_gradient(data):
 def test_gradients_reach_every_parameter(data):
     model = BM3(data, embedding_dim=8)
     model.loss(*fixed_batch(data)).backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
 
 
 def test_reset_restores_features_and_arguments(data):
@@ -93,8 +93,7 @@ def test_reset_restores_features_and_arguments(data):
     assert torch.equal(model.features[0], data['item']['image'])
     with pytest.raises(ValueError, match='dropout'):
         BM3(data, dropout=1.0)
-    bare = make_synthetic(num_users=20, num_items=10, modality_dims={},
-                          interactions_per_user=4, seed=0)
+    bare = featureless_data()
     with pytest.raises(ValueError, match='modalities'):
         BM3(bare)
     assert repr(create_model('bm3', data, embedding_dim=8)) == (

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from lirdrec_pyg.data import build_hetero_data
 from lirdrec_pyg.models.dualgnn import DualGNN
 from lirdrec_pyg.train import TrainConfig
-from tests.models.helpers import (fit_against_popularity, popularity_config,
+from tests.models.helpers import (assert_every_parameter_has_gradient,
+                                  fit_against_popularity, popularity_config,
                                   short_run_data)
 
 
@@ -100,8 +101,7 @@ def test_gradients_reach_every_parameter(tiny_data):
     model = DualGNN(tiny_data, embedding_dim=8)
     model.loss(torch.arange(30), torch.arange(30) % 40,
                torch.arange(10, 40)).backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
 
 
 def test_argument_checks_and_repr(tiny_data):

@@ -4,7 +4,8 @@ import torch
 from lirdrec_pyg.models import FREEDOM, create_model
 from lirdrec_pyg.train import TrainConfig, Trainer
 from lirdrec_pyg.transforms import get_item_graph, get_ui_adjacency
-from tests.models.helpers import (assert_round_trip_from_other_init,
+from tests.models.helpers import (assert_every_parameter_has_gradient,
+                                  assert_round_trip_from_other_init,
                                   fit_against_popularity, popularity_config,
                                   random_batch, short_run_data)
 
@@ -59,8 +60,7 @@ def test_gradients_reach_every_parameter(small):
     model = FREEDOM(small, reg_weight=1e-3)
     model.on_epoch_start(1)
     model.loss(*random_batch(small)).backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
     assert set(model.projections) == {'image', 'text', 'audio'}
 
 

@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from lirdrec_pyg.models import LATTICE
 from lirdrec_pyg.models.lattice import sym_normalize, weighted_knn_graph
 from lirdrec_pyg.train import TrainConfig
-from tests.models.helpers import (assert_round_trip_from_other_init,
+from tests.models.helpers import (assert_every_parameter_has_gradient,
+                                  assert_round_trip_from_other_init,
                                   fit_against_popularity, popularity_config,
                                   random_batch, short_run_data)
 
@@ -88,8 +89,7 @@ def test_gradients_reach_every_parameter(small):
     model = LATTICE(small, reg_weight=1e-3)
     model.on_epoch_start(1)
     model.loss(*random_batch(small)).backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
 
 
 def test_state_dict_round_trip(small):

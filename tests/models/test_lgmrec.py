@@ -5,9 +5,11 @@ import torch.nn.functional as F
 from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.lgmrec import LGMRec, hypergraph_propagate
-from tests.models.helpers import (assert_round_trip_with_rebuilt_graphs,
-                                  fit_against_popularity, fixed_batch,
-                                  short_run_config, short_run_data)
+from tests.models.helpers import (assert_every_parameter_has_gradient,
+                                  assert_round_trip_with_rebuilt_graphs,
+                                  featureless_data, fit_against_popularity,
+                                  fixed_batch, short_run_config,
+                                  short_run_data)
 
 
 @pytest.mark.parametrize('num_layers', [1, 2])
@@ -107,8 +109,7 @@ def test_single_modality_has_no_contrast_term(data):
 def test_gradients_reach_every_parameter(data):
     model = LGMRec(data, embedding_dim=8, cl_weight=0.1)
     model.loss(*fixed_batch(data)).backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
 
 
 def test_arguments_and_repr(data):
@@ -116,8 +117,7 @@ def test_arguments_and_repr(data):
         LGMRec(data, keep_rate=0.0)
     with pytest.raises(ValueError, match='num_hyper_layers'):
         LGMRec(data, num_hyper_layers=0)
-    bare = make_synthetic(num_users=20, num_items=10, modality_dims={},
-                          interactions_per_user=4, seed=0)
+    bare = featureless_data()
     with pytest.raises(ValueError, match='modalities'):
         LGMRec(bare)
     assert repr(create_model('lgmrec', data, embedding_dim=8)) == (

@@ -1,6 +1,7 @@
 import torch
 
 from lirdrec_pyg.models import BPR, LightGCN
+from tests.models.helpers import assert_every_parameter_has_gradient
 
 
 def test_lightgcn_forward_is_mean_of_dense_layers(tiny_data):
@@ -17,8 +18,7 @@ def test_gradients_reach_every_parameter(tiny_data):
         loss = model.loss(torch.tensor([0, 1]), torch.tensor([0, 1]),
                           torch.tensor([2, 3]))
         loss.backward()
-        for name, param in model.named_parameters():
-            assert param.grad is not None and param.grad.abs().sum() > 0, name
+        assert_every_parameter_has_gradient(model)
 
 
 def test_reprs(tiny_data):

@@ -2,13 +2,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.mgcn import (MGCN, normalized_interactions,
                                      similarity_knn_graph)
-from tests.models.helpers import (assert_round_trip_with_rebuilt_graphs,
-                                  fit_against_popularity, fixed_batch,
-                                  short_run_config, short_run_data)
+from tests.models.helpers import (assert_every_parameter_has_gradient,
+                                  assert_round_trip_with_rebuilt_graphs,
+                                  featureless_data, fit_against_popularity,
+                                  fixed_batch, short_run_config,
+                                  short_run_data)
 
 
 def test_similarity_knn_graph_matches_dense_reference():
@@ -106,15 +107,13 @@ def test_forward_and_loss_match_dense_reference(data):
 def test_gradients_reach_every_parameter(data):
     model = MGCN(data, embedding_dim=8, knn_k=3)
     model.loss(*fixed_batch(data)).backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
 
 
 def test_arguments_and_repr(data):
     with pytest.raises(ValueError, match='knn_k'):
         MGCN(data, knn_k=0)
-    bare = make_synthetic(num_users=20, num_items=10, modality_dims={},
-                          interactions_per_user=4, seed=0)
+    bare = featureless_data()
     with pytest.raises(ValueError, match='modalities'):
         MGCN(bare)
     assert repr(create_model('mgcn', data, embedding_dim=8, knn_k=3)) == (

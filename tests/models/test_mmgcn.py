@@ -6,7 +6,8 @@ from lirdrec_pyg.data import build_hetero_data
 from lirdrec_pyg.models.mmgcn import MMGCN, MMGCNLayer
 from lirdrec_pyg.nn.graph_conv import EdgeGraph
 from lirdrec_pyg.train import TrainConfig
-from tests.models.helpers import (fit_against_popularity, popularity_config,
+from tests.models.helpers import (assert_every_parameter_has_gradient,
+                                  fit_against_popularity, popularity_config,
                                   short_run_data)
 
 # 3 users, 4 items; item 3 has no interaction.
@@ -95,8 +96,7 @@ def test_gradients_reach_every_parameter(tiny_data):
     model = MMGCN(tiny_data, embedding_dim=8, latent_dim=8)
     model.loss(torch.arange(30), torch.arange(30) % 40,
                torch.arange(10, 40)).backward()
-    for name, param in model.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
 
 
 def test_argument_checks_and_repr(tiny_data):
