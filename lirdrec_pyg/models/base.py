@@ -5,13 +5,14 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.checks import check_fraction, check_positive
+from lirdrec_pyg.checks import (check_fraction, check_non_negative,
+                                check_one_of, check_positive)
 from lirdrec_pyg.data.hetero import get_modalities
 
 __all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss',
            'squared_embedding_reg', 'require_modalities', 'check_positive',
-           'check_fraction']
+           'check_fraction', 'check_non_negative', 'check_one_of']
 
 UI = ('user', 'interacts', 'item')
 

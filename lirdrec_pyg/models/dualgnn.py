@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (Recommender, embedding_bpr_loss,
-                                     require_modalities)
+from lirdrec_pyg.models.base import (Recommender, check_non_negative,
+                                     embedding_bpr_loss, require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -87,8 +87,7 @@ class DualGNN(Recommender):
         if embedding_dim <= 0 or k <= 0:
             raise ValueError(f"'embedding_dim' and 'k' must be positive "
                              f"(got {embedding_dim} and {k})")
-        if reg_weight < 0:
-            raise ValueError(f"'reg_weight' must be >= 0 (got {reg_weight})")
+        check_non_negative('reg_weight', reg_weight)
         if user_aggregation not in ('softmax', 'mean'):
             raise ValueError(f"'user_aggregation' must be 'softmax' or "
                              f"'mean' (got '{user_aggregation}')")

@@ -6,9 +6,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
-                                     embedding_bpr_loss, require_modalities,
-                                     squared_embedding_reg)
+from lirdrec_pyg.models.base import (UI, Recommender, check_non_negative,
+                                     check_positive, embedding_bpr_loss,
+                                     require_modalities, squared_embedding_reg)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.graph_conv import EdgeGraph, bipartite_edge_index
 
@@ -137,11 +137,9 @@ class GRCN(Recommender):
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
         check_positive('latent_dim', latent_dim)
-        for name, value in (('num_routing', num_routing),
-                            ('num_layers', num_layers),
-                            ('reg_weight', reg_weight)):
-            if value < 0:
-                raise ValueError(f"'{name}' must be >= 0 (got {value})")
+        check_non_negative('num_routing', num_routing)
+        check_non_negative('num_layers', num_layers)
+        check_non_negative('reg_weight', reg_weight)
         self.modalities: List[str] = require_modalities(data, 'GRCN')
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers

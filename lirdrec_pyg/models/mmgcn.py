@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+from lirdrec_pyg.models.base import (UI, Recommender, check_non_negative,
+                                     check_one_of, check_positive,
                                      embedding_bpr_loss, require_modalities,
                                      squared_embedding_reg)
 from lirdrec_pyg.models.registry import register_model
@@ -43,9 +44,7 @@ class MMGCNLayer(torch.nn.Module):
     def __init__(self, in_channels: int, out_channels: int,
                  combination: str = 'concat') -> None:
         super().__init__()
-        if combination not in COMBINATIONS:
-            raise ValueError(f"'combination' must be one of {COMBINATIONS} "
-                             f"(got '{combination}')")
+        check_one_of('combination', combination, COMBINATIONS)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.combination = combination
@@ -181,8 +180,7 @@ class MMGCN(Recommender):
         if latent_dim is not None and latent_dim <= 0:
             raise ValueError(f"'latent_dim' must be positive or None "
                              f"(got {latent_dim})")
-        if reg_weight < 0:
-            raise ValueError(f"'reg_weight' must be >= 0 (got {reg_weight})")
+        check_non_negative('reg_weight', reg_weight)
         self.modalities: List[str] = require_modalities(data, 'MMGCN')
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (Recommender, check_fraction,
+from lirdrec_pyg.models.base import (Recommender, check_fraction, check_one_of,
                                      require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
@@ -97,12 +97,8 @@ class SLMRec(Recommender):
         if embedding_dim <= 1:
             raise ValueError(f"'embedding_dim' must be at least 2 "
                              f"(got {embedding_dim})")
-        if ssl_task not in SSL_TASKS:
-            raise ValueError(f"'ssl_task' must be one of {SSL_TASKS} "
-                             f"(got '{ssl_task}')")
-        if fusion not in FUSIONS:
-            raise ValueError(f"'fusion' must be one of {FUSIONS} "
-                             f"(got '{fusion}')")
+        check_one_of('ssl_task', ssl_task, SSL_TASKS)
+        check_one_of('fusion', fusion, FUSIONS)
         if temperature <= 0 or ssl_temperature <= 0:
             raise ValueError(f"'temperature' and 'ssl_temperature' must be "
                              f"positive (got {temperature}, "

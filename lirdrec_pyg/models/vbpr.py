@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (Recommender, check_positive, dot_bpr_loss,
+from lirdrec_pyg.models.base import (Recommender, check_non_negative,
+                                     check_positive, dot_bpr_loss,
                                      embedding_norm_loss, require_modalities)
 from lirdrec_pyg.models.registry import register_model
 
@@ -50,8 +51,7 @@ class VBPR(Recommender):
                  normalize_features: bool = False) -> None:
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
-        if reg_weight < 0:
-            raise ValueError(f"'reg_weight' must be >= 0 (got {reg_weight})")
+        check_non_negative('reg_weight', reg_weight)
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight
         modalities = require_modalities(data, 'VBPR')

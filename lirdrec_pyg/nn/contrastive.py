@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lirdrec_pyg.checks import check_one_of, check_positive
+
 REDUCTIONS = ('mean', 'sum', 'none')
 
 
@@ -62,12 +64,8 @@ def info_nce(anchor: Tensor, positive: Tensor, temperature: float = 0.2,
             :obj:`"none"` over the :math:`B` terms. (default: :obj:`"mean"`)
     """
     _check_pair(anchor, positive, "'anchor' and 'positive'")
-    if temperature <= 0:
-        raise ValueError(f"'temperature' must be positive (got "
-                         f"{temperature})")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"'reduction' must be one of {REDUCTIONS} "
-                         f"(got '{reduction}')")
+    check_positive('temperature', temperature)
+    check_one_of('reduction', reduction, REDUCTIONS)
     if candidates is not None and (candidates.dim() != 2 or
                                    candidates.size(1) != anchor.size(1)):
         raise ValueError(f"'candidates' must have shape [N, "
@@ -110,9 +108,7 @@ def cosine_alignment_loss(online: Tensor, target: Tensor,
             :obj:`"none"` over the :math:`B` terms. (default: :obj:`"mean"`)
     """
     _check_pair(online, target, "'online' and 'target'")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"'reduction' must be one of {REDUCTIONS} "
-                         f"(got '{reduction}')")
+    check_one_of('reduction', reduction, REDUCTIONS)
     if stop_gradient:
         target = target.detach()
     loss = 1.0 - F.cosine_similarity(online, target, dim=-1)

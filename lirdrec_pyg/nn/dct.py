@@ -5,6 +5,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from lirdrec_pyg.checks import check_one_of
+
 NORMS = ('ortho', None)
 
 
@@ -30,8 +32,7 @@ def dct_ii(x: Tensor, dim: int = -1, norm: Optional[str] = 'ortho') -> Tensor:
         norm (str, optional): :obj:`"ortho"` or :obj:`None`.
             (default: :obj:`"ortho"`)
     """
-    if norm not in NORMS:
-        raise ValueError(f"'norm' must be one of {NORMS} (got '{norm}')")
+    check_one_of('norm', norm, NORMS)
     if x.is_complex() or not x.is_floating_point():
         raise ValueError(f"'x' must be a real floating point tensor "
                          f"(got dtype {x.dtype})")

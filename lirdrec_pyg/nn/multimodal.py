@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence
 import torch
 from torch import Tensor
 
+from lirdrec_pyg.checks import check_one_of
 from lirdrec_pyg.nn.dct import dct_2d, dct_ii
 from lirdrec_pyg.nn.encoder import ModalityEncoder
 
@@ -61,8 +62,7 @@ class MultimodalTransform(torch.nn.Module):
         if not in_channels or any(c <= 0 for c in in_channels):
             raise ValueError(f"'in_channels' must be a non-empty list of "
                              f"positive sizes (got {in_channels})")
-        if mode not in MODES:
-            raise ValueError(f"'mode' must be one of {MODES} (got '{mode}')")
+        check_one_of('mode', mode, MODES)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.mode = mode

@@ -4,6 +4,7 @@ from typing import Any, List, Optional, Tuple
 import torch
 from torch import Tensor
 
+from lirdrec_pyg.checks import check_non_negative, check_one_of
 from lirdrec_pyg.typing import WITH_TORCH_SPARSE, Adj, SparseTensor
 
 COMBINES = ('mean', 'sum', 'last')
@@ -140,11 +141,8 @@ class LightGCNPropagation(torch.nn.Module):
     def __init__(self, num_layers: int, combine: str = 'mean',
                  symmetric: bool = True) -> None:
         super().__init__()
-        if num_layers < 0:
-            raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")
-        if combine not in COMBINES:
-            raise ValueError(f"'combine' must be one of {COMBINES} "
-                             f"(got '{combine}')")
+        check_non_negative('num_layers', num_layers)
+        check_one_of('combine', combine, COMBINES)
         self.num_layers = num_layers
         self.combine = combine
         self.symmetric = symmetric

@@ -7,7 +7,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from lirdrec_pyg.checks import check_positive
+from lirdrec_pyg.checks import check_one_of, check_positive
 from lirdrec_pyg.transforms.adjacency import check_edge_index, csr_from_coo
 
 UI = ('user', 'interacts', 'item')
@@ -115,9 +115,7 @@ def user_graph_adjacency(edge_index: Tensor, edge_weight: Tensor,
         normalization (str, optional): :obj:`"softmax"`, :obj:`"mean"` or
             :obj:`"none"`. (default: :obj:`"softmax"`)
     """
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"'normalization' must be one of {NORMALIZATIONS} "
-                         f"(got '{normalization}')")
+    check_one_of('normalization', normalization, NORMALIZATIONS)
     if edge_weight.numel() != edge_index.size(1):
         raise ValueError(f"'edge_weight' has {edge_weight.numel()} entries "
                          f"but 'edge_index' has {edge_index.size(1)} edges")

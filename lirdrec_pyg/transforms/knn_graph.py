@@ -7,6 +7,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
+from lirdrec_pyg.checks import check_one_of
 from lirdrec_pyg.transforms.adjacency import csr_from_coo
 
 II = ('item', 'similar', 'item')
@@ -110,9 +111,7 @@ def knn_graph(x: Tensor, k: int, block_size: int = 2048,
                          f"(include_self={include_self}) (got {k})")
     if block_size < 1:
         raise ValueError(f"'block_size' must be positive (got {block_size})")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"'normalization' must be one of {NORMALIZATIONS} "
-                         f"(got '{normalization}')")
+    check_one_of('normalization', normalization, NORMALIZATIONS)
 
     col = knn_indices(x, x, k, block_size, exclude_self=not include_self,
                       force_self=include_self).view(-1)

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (bpr_loss, check_fraction, check_positive,
-                                     dot_bpr_loss, embedding_bpr_loss,
-                                     require_modalities, squared_embedding_reg)
+from lirdrec_pyg.models.base import (bpr_loss, dot_bpr_loss,
+                                     embedding_bpr_loss, require_modalities,
+                                     squared_embedding_reg)
 
 
 def test_embedding_bpr_loss_matches_a_naive_loop():
@@ -39,18 +39,6 @@ def test_squared_embedding_reg_hand_computed():
                                 torch.tensor([0]), torch.tensor([1]))
     users = (1 + 1 + 4 + 0) / 4
     assert reg.item() == pytest.approx(users + 0.5 * (9 / 2 + 1 / 2))
-
-
-def test_argument_checks():
-    check_positive('k', 1)
-    check_fraction('p', 0.0)
-    with pytest.raises(ValueError, match=r"'k' must be positive \(got 0\)"):
-        check_positive('k', 0)
-    with pytest.raises(ValueError, match=r"'p' must lie in \[0, 1\) "
-                       r"\(got 1.0\)"):
-        check_fraction('p', 1.0)
-    with pytest.raises(ValueError, match="'p'"):
-        check_fraction('p', -0.1)
 
 
 def test_require_modalities(tiny_data):
