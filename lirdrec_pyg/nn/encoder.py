@@ -4,6 +4,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from lirdrec_pyg.checks import check_positive
+
 
 class ModalityEncoder(torch.nn.Module):
     r"""The two-layer feature encoder of `"Learning Item Representations
@@ -38,8 +40,7 @@ class ModalityEncoder(torch.nn.Module):
         for name, value in [('in_channels', in_channels),
                             ('out_channels', out_channels),
                             ('hidden_channels', hidden_channels)]:
-            if value <= 0:
-                raise ValueError(f"'{name}' must be positive (got {value})")
+            check_positive(name, value)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels

@@ -5,6 +5,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from lirdrec_pyg.checks import check_positive
+
 
 class PWCFusion(torch.nn.Module):
     r"""The progressive weight copying fusion of `"Learning Item
@@ -65,8 +67,7 @@ class PWCFusion(torch.nn.Module):
         for name, value in [('num_branches', num_branches),
                             ('channels', channels), ('num_rows', num_rows),
                             ('hidden_channels', hidden_channels)]:
-            if value <= 0:
-                raise ValueError(f"'{name}' must be positive (got {value})")
+            check_positive(name, value)
         for name, value in [('decay_weight', decay_weight),
                             ('decay_base', decay_base)]:
             if not 0 < value <= 1:
