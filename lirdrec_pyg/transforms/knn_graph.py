@@ -14,7 +14,23 @@ II = ('item', 'similar', 'item')
 NORMALIZATIONS = ('sym', 'rw', 'none')
 
 
-def knn_indices(query: Tensor, ref: Tensor, k: int, block_size: int = 2048,
+#: Similarity entries per block when the block size is automatic (128 MiB
+#: in float32), which bounds the peak memory for any number of items.
+AUTO_BLOCK_ENTRIES = 2**25
+
+
+def auto_block_size(num_ref: int, block_size: Optional[int]) -> int:
+    r""":obj:`block_size`, or rows such that a block holds about
+    :data:`AUTO_BLOCK_ENTRIES` similarities (between 1 and 4096)."""
+    if block_size is None:
+        return max(1, min(4096, AUTO_BLOCK_ENTRIES // max(num_ref, 1)))
+    if block_size < 1:
+        raise ValueError(f"'block_size' must be positive (got {block_size})")
+    return block_size
+
+
+def knn_indices(query: Tensor, ref: Tensor, k: int,
+                block_size: Optional[int] = None,
                 exclude_self: bool = False,
                 force_self: bool = False) -> Tensor:
     r"""The indices of the :obj:`k` rows of :obj:`ref` with the largest
@@ -25,8 +41,9 @@ def knn_indices(query: Tensor, ref: Tensor, k: int, block_size: int = 2048,
         query (torch.Tensor): Query features :obj:`[N, F]`.
         ref (torch.Tensor): Reference features :obj:`[M, F]`.
         k (int): Neighbours per query row (:math:`\leq M`).
-        block_size (int, optional): Query rows per block.
-            (default: :obj:`2048`)
+        block_size (int, optional): Query rows per block; :obj:`None` picks
+            it from the number of reference rows (see
+            :func:`auto_block_size`). (default: :obj:`None`)
         exclude_self (bool, optional): For :obj:`query` equal to
             :obj:`ref`: never return row :math:`i` for query :math:`i`.
             (default: :obj:`False`)
@@ -40,10 +57,11 @@ def knn_indices(query: Tensor, ref: Tensor, k: int, block_size: int = 2048,
                          f"{list(ref.shape)})")
     if not 1 <= k <= ref.size(0):
         raise ValueError(f"'k' must lie in [1, {ref.size(0)}] (got {k})")
-    if block_size < 1:
-        raise ValueError(f"'block_size' must be positive (got {block_size})")
-    query = torch.nn.functional.normalize(query.detach(), p=2, dim=-1)
+    block_size = auto_block_size(ref.size(0), block_size)
+    same = query is ref
     ref = torch.nn.functional.normalize(ref.detach(), p=2, dim=-1)
+    query = ref if same else torch.nn.functional.normalize(query.detach(),
+                                                           p=2, dim=-1)
     self_fill = math.inf if force_self else -math.inf
     out: List[Tensor] = []
     for start in range(0, query.size(0), block_size):
@@ -58,7 +76,7 @@ def knn_indices(query: Tensor, ref: Tensor, k: int, block_size: int = 2048,
     return torch.cat(out)
 
 
-def knn_graph(x: Tensor, k: int, block_size: int = 2048,
+def knn_graph(x: Tensor, k: int, block_size: Optional[int] = None,
               include_self: bool = True,
               normalization: str = 'sym') -> Tensor:
     r"""The cosine-similarity :math:`k`-nearest-neighbour graph of the rows
@@ -82,8 +100,9 @@ def knn_graph(x: Tensor, k: int, block_size: int = 2048,
         x (torch.Tensor): Features of shape :obj:`[N, F]` (any device).
         k (int): Neighbours per row, :math:`1 \leq k \leq N` (:math:`N-1`
             without self-loops).
-        block_size (int, optional): Rows per similarity block.
-            (default: :obj:`2048`)
+        block_size (int, optional): Rows per similarity block; :obj:`None`
+            keeps a block near 128 MiB (see :func:`auto_block_size`).
+            (default: :obj:`None`)
         include_self (bool, optional): If :obj:`True`, every row counts
             itself among its :math:`k` neighbours (it has the largest cosine
             similarity anyway; forcing it only decides ties between duplicate
@@ -109,8 +128,7 @@ def knn_graph(x: Tensor, k: int, block_size: int = 2048,
     if not 1 <= k <= max_k:
         raise ValueError(f"'k' must lie in [1, {max_k}] for {n} rows "
                          f"(include_self={include_self}) (got {k})")
-    if block_size < 1:
-        raise ValueError(f"'block_size' must be positive (got {block_size})")
+    block_size = auto_block_size(n, block_size)
     check_one_of('normalization', normalization, NORMALIZATIONS)
 
     col = knn_indices(x, x, k, block_size, exclude_self=not include_self,
@@ -186,14 +204,14 @@ class ItemKNNGraph(BaseTransform):
         modality_weights (dict[str, float], optional): Weight per modality;
             non-negative, summing to one; an absent modality weighs zero.
             (default: :obj:`None`: see :func:`default_modality_weights`)
-        block_size (int, optional): Rows per similarity block.
-            (default: :obj:`2048`)
+        block_size (int, optional): Rows per similarity block
+            (default: :obj:`None`, automatic).
         modalities (list[str], optional): The modalities to use (default:
             :obj:`None`, all of :obj:`data.modalities`).
     """
     def __init__(self, k: int = 10,
                  modality_weights: Optional[Mapping[str, float]] = None,
-                 block_size: int = 2048,
+                 block_size: Optional[int] = None,
                  modalities: Optional[Sequence[str]] = None) -> None:
         if k < 1:
             raise ValueError(f"'k' must be positive (got {k})")
@@ -256,7 +274,7 @@ class ItemKNNGraph(BaseTransform):
 def get_item_graph(data: HeteroData, k: Optional[int] = None,
                    modality_weights: Optional[Mapping[str, float]] = None,
                    modalities: Optional[Sequence[str]] = None,
-                   block_size: int = 2048) -> Tensor:
+                   block_size: Optional[int] = None) -> Tensor:
     r"""The item-item graph of :obj:`data` as an :obj:`[I, I]` CSR tensor.
 
     Uses the stored :obj:`('item', 'similar', 'item')` relation when present
@@ -272,8 +290,8 @@ def get_item_graph(data: HeteroData, k: Optional[int] = None,
             (default: :obj:`None`, the stored or the default one).
         modalities (list[str], optional): Modalities to use when building
             (default: :obj:`None`, all).
-        block_size (int, optional): Rows per similarity block.
-            (default: :obj:`2048`)
+        block_size (int, optional): Rows per similarity block
+            (default: :obj:`None`, automatic).
     """
     num_items = int(data['item'].num_nodes)
     transform = ItemKNNGraph(10 if k is None else k, modality_weights,

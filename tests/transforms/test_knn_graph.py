@@ -173,3 +173,14 @@ def test_knn_indices_cross():
         knn_indices(query, ref, 21)
     with pytest.raises(ValueError, match='shapes'):
         knn_indices(query, torch.randn(20, 4), 2)
+
+
+def test_automatic_block_size_bounds_the_block():
+    from lirdrec_pyg.transforms.knn_graph import (AUTO_BLOCK_ENTRIES,
+                                                  auto_block_size)
+    assert auto_block_size(1425, None) == 4096
+    assert auto_block_size(100_000, None) * 100_000 <= AUTO_BLOCK_ENTRIES
+    assert auto_block_size(10**9, None) == 1
+    assert auto_block_size(50, 7) == 7
+    with pytest.raises(ValueError, match="'block_size' must be positive"):
+        auto_block_size(50, 0)
