@@ -63,9 +63,9 @@ def time_model(dataset: str, model_name: str, epochs: int, threads: int,
         from lirdrec_pyg.data import UI, BPRSampler
         sampler = BPRSampler(data[UI].edge_index, model.num_users,
                              model.num_items)
-        optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
         seconds = []
         if model.trainable:
+            optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
             for epoch in range(1, epochs + 2):
                 start = time.perf_counter()
                 trainer._train_epoch(epoch, sampler, optimizer)
