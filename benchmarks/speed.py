@@ -4,6 +4,7 @@ LightGCN timed in the same process as the reference for a ratio.
 
     python benchmarks/speed.py --dataset lastfm2k --models lirdrec lightgcn freedom
     python benchmarks/speed.py --dataset baby_sized --models lirdrec
+    python benchmarks/speed.py --models lirdrec --set precision=bfloat16
     python benchmarks/speed.py --knn-items 100000
 
 ``baby_sized`` is a synthetic graph the size of Amazon Baby (19,445 users,
@@ -38,21 +39,21 @@ def load(dataset: str):
 
 
 def time_model(dataset: str, model_name: str, epochs: int, threads: int,
-               reference: bool) -> dict:
+               reference: bool, overrides: list = ()) -> dict:
     import torch
 
     from lirdrec_pyg.models import create_model
     from lirdrec_pyg.train import FullRankingEvaluator, TrainConfig
     from lirdrec_pyg.train.config import load_config
-    from lirdrec_pyg.train.trainer import Trainer
+    from lirdrec_pyg.train.trainer import Trainer, make_adam
 
     torch.set_num_threads(threads)
     data = load(dataset)
     base_peak = peak_mib()
 
-    def measure(name):
+    def measure(name, overrides=()):
         cfg = load_config(name, dataset=None if dataset == 'baby_sized'
-                          else dataset)
+                          else dataset, overrides=overrides)
         torch.manual_seed(0)
         model = create_model(name, data, **cfg['model'])
         train_cfg = TrainConfig(batch_size=cfg['train'].get('batch_size',
@@ -65,7 +66,7 @@ def time_model(dataset: str, model_name: str, epochs: int, threads: int,
                              model.num_items)
         seconds = []
         if model.trainable:
-            optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
+            optimizer = make_adam(model.parameters(), train_cfg.lr)
             for epoch in range(1, epochs + 2):
                 start = time.perf_counter()
                 trainer._train_epoch(epoch, sampler, optimizer)
@@ -77,8 +78,8 @@ def time_model(dataset: str, model_name: str, epochs: int, threads: int,
         eval_seconds = time.perf_counter() - start
         return (min(seconds) if seconds else 0.0), eval_seconds
 
-    epoch_s, eval_s = measure(model_name)
-    out = {'dataset': dataset, 'model': model_name,
+    epoch_s, eval_s = measure(model_name, overrides)
+    out = {'dataset': dataset, 'model': model_name, 'set': list(overrides),
            'epoch_seconds': round(epoch_s, 3),
            'eval_seconds': round(eval_s, 3),
            'peak_mib': round(peak_mib(), 1),
@@ -117,6 +118,9 @@ def main(argv=None) -> int:
     parser.add_argument('--knn-items', type=int)
     parser.add_argument('--child', help=argparse.SUPPRESS)
     parser.add_argument('--out', help='write the rows as JSON here')
+    parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
+                        help='config overrides of the timed model, e.g. '
+                        'precision=bfloat16')
     args = parser.parse_args(argv)
 
     if args.child == 'knn':
@@ -124,7 +128,8 @@ def main(argv=None) -> int:
         return 0
     if args.child:
         print(json.dumps(time_model(args.dataset, args.child, args.epochs,
-                                    args.threads, not args.no_reference)))
+                                    args.threads, not args.no_reference,
+                                    args.set)))
         return 0
 
     jobs = []
@@ -138,6 +143,8 @@ def main(argv=None) -> int:
                '--threads', str(args.threads)]
         if args.no_reference:
             cmd.append('--no-reference')
+        if args.set and job[1] != 'knn':
+            cmd += ['--set', *args.set]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f'{job}: failed\n{proc.stderr[-2000:]}', file=sys.stderr)

@@ -39,6 +39,41 @@ class _DirectedSpMM(torch.autograd.Function):
         return None, _spmm(transpose_csr(ctx.adj), grad_out)
 
 
+class _SymmetricPowerSum(torch.autograd.Function):
+    r"""``scale * sum_{l=0}^{L} A^l X`` for a fixed symmetric sparse ``A`` in
+    one autograd node. The operator is symmetric, so the backward pass is the
+    same sum applied to the gradient; no layer output is kept for it, and
+    the sums are accumulated in place (fewer passes over the ``[N, F]``
+    buffers than one node per layer and per addition)."""
+
+    @staticmethod
+    def forward(ctx: Any, adj: Tensor, x: Tensor, num_layers: int,
+                scale: float) -> Tensor:
+        ctx.adj, ctx.num_layers, ctx.scale = adj, num_layers, scale
+        return _power_sum(adj, x, num_layers, scale)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> Tuple[None, Tensor, None,
+                                                      None]:
+        return None, _power_sum(ctx.adj, grad_out, ctx.num_layers,
+                                ctx.scale), None, None
+
+
+def _power_sum(adj: Tensor, x: Tensor, num_layers: int,
+               scale: float) -> Tensor:
+    if num_layers == 0:
+        total = x.clone()
+    else:
+        h = _spmm(adj, x)
+        total = h + x
+        for _ in range(num_layers - 1):
+            h = _spmm(adj, h)
+            total.add_(h)
+    if scale != 1.0:
+        total.mul_(scale)
+    return total
+
+
 def transpose_csr(adj: Tensor) -> Tensor:
     r"""The transpose of a CSR tensor as a CSR tensor, cached on :obj:`adj`
     (a graph that moves or changes is a new tensor, with its own cache)."""
@@ -113,6 +148,15 @@ def sparse_propagate(adj: Adj, x: Tensor, symmetric: bool = True,
     return adj @ x
 
 
+def _fusable(adj: Adj, x: Tensor) -> bool:
+    # A fixed sparse torch adjacency and a differentiable input; everything
+    # else (SparseTensor, edge_index, learned graphs) goes layer by layer.
+    return (isinstance(adj, Tensor) and x.requires_grad
+            and not adj.requires_grad
+            and (adj.is_sparse or adj.layout == torch.sparse_csr)
+            and adj.size(1) == x.size(0))
+
+
 class LightGCNPropagation(torch.nn.Module):
     r"""The weight-free propagation of `"LightGCN: Simplifying and Powering
     Graph Convolution Network for Recommendation"
@@ -158,6 +202,11 @@ class LightGCNPropagation(torch.nn.Module):
         return out
 
     def forward(self, x: Tensor, adj: Adj) -> Tensor:
+        if (self.combine != 'last' and self.symmetric
+                and _fusable(adj, x)):
+            scale = 1.0 / (self.num_layers + 1) if self.combine == 'mean' \
+                else 1.0
+            return _SymmetricPowerSum.apply(adj, x, self.num_layers, scale)
         if self.combine == 'last':
             for _ in range(self.num_layers):
                 x = sparse_propagate(adj, x, self.symmetric)

@@ -24,6 +24,6 @@ from lirdrec_pyg.transforms.knn_graph import knn_indices  # noqa: E402
 
 __all__ += ['knn_indices']
 from lirdrec_pyg.transforms.adjacency import (  # noqa: E402
-    check_edge_index, interaction_matrix)
+    add_identity, check_edge_index, interaction_matrix)
 
-__all__ += ['check_edge_index', 'interaction_matrix']
+__all__ += ['add_identity', 'check_edge_index', 'interaction_matrix']

@@ -25,6 +25,25 @@ def csr_from_coo(row: Tensor, col: Tensor, value: Tensor, num_rows: int,
         return torch.sparse_csr_tensor(crow, col, value, (num_rows, num_cols))
 
 
+def add_identity(adj: Tensor) -> Tensor:
+    r"""Returns :math:`\mathbf{I} + \mathbf{A}` for a square sparse
+    :obj:`adj` (CSR or COO), as a CSR tensor; existing diagonal entries are
+    increased by one."""
+    if adj.dim() != 2 or adj.size(0) != adj.size(1):
+        raise ValueError(f"'adj' must be a square matrix (got shape "
+                         f"{list(adj.shape)})")
+    n = adj.size(0)
+    coo = adj.to_sparse_coo().coalesce()
+    diag = torch.arange(n, device=coo.device)
+    row = torch.cat([coo.indices()[0], diag])
+    col = torch.cat([coo.indices()[1], diag])
+    value = torch.cat([coo.values(), coo.values().new_ones(n)])
+    out = torch.sparse_coo_tensor(torch.stack([row, col]), value,
+                                  (n, n)).coalesce()
+    return csr_from_coo(out.indices()[0], out.indices()[1], out.values(), n,
+                        n)
+
+
 def check_edge_index(edge_index: Tensor, num_users: int,
                      num_items: int) -> None:
     r"""Raises a :class:`ValueError` unless :obj:`edge_index` has shape

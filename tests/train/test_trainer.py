@@ -5,7 +5,7 @@ import torch
 from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
-from lirdrec_pyg.train.trainer import CHECKPOINT
+from lirdrec_pyg.train.trainer import CHECKPOINT, make_adam
 
 
 @pytest.fixture(scope='module')
@@ -97,3 +97,22 @@ def test_nan_loss_is_reported(data):
     trainer = Trainer(net, data, TrainConfig(epochs=1, progress=False))
     with pytest.raises(FloatingPointError, match='at epoch 1, batch 0'):
         trainer.fit()
+
+
+def test_make_adam_is_fused_and_equals_the_loop():
+    torch.manual_seed(0)
+    a = torch.nn.Linear(6, 4)
+    b = torch.nn.Linear(6, 4)
+    b.load_state_dict(a.state_dict())
+    fused = make_adam(a.parameters(), lr=1e-2, weight_decay=1e-3)
+    loop = torch.optim.Adam(b.parameters(), lr=1e-2, weight_decay=1e-3,
+                            foreach=False)
+    assert fused.defaults['fused']
+    x = torch.randn(16, 6)
+    for _ in range(5):
+        for model, opt in ((a, fused), (b, loop)):
+            opt.zero_grad()
+            model(x).pow(2).sum().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)

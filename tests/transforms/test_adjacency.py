@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.transforms import (UserItemAdjacency,
+from lirdrec_pyg.transforms import (UserItemAdjacency, add_identity,
                                     bipartite_normalized_adjacency,
                                     check_edge_index, get_ui_adjacency,
                                     interaction_matrix)
@@ -71,3 +71,14 @@ def test_check_edge_index():
     with pytest.raises(ValueError, match=r'user ids must lie in \[0, 2\) '
                        r'\(got range \[0, 2\]\)'):
         check_edge_index(torch.tensor([[0, 2], [0, 0]]), 2, 1)
+
+
+def test_add_identity():
+    dense = torch.tensor([[0.5, 0.0, 0.2], [0.0, 0.0, 0.3], [0.1, 0.0, 0.0]])
+    out = add_identity(dense.to_sparse_csr())
+    assert out.layout == torch.sparse_csr
+    assert torch.equal(out.to_dense(), dense + torch.eye(3))
+    assert torch.equal(add_identity(dense.to_sparse_coo()).to_dense(),
+                       dense + torch.eye(3))
+    with pytest.raises(ValueError, match='square'):
+        add_identity(torch.ones(2, 3).to_sparse_csr())
