@@ -2,7 +2,6 @@ r"""Dataset statistics: sizes, density, degree distributions and connected
 components of the training graph, modalities."""
 from typing import Any, Dict, List, Tuple
 
-import networkx as nx
 import numpy as np
 from torch import Tensor
 from torch_geometric.data import HeteroData
@@ -24,6 +23,9 @@ def _degree_stats(index: Tensor, num_nodes: int) -> Dict[str, float]:
 
 
 def _components(train: Tensor, num_u: int, num_i: int) -> Tuple[int, int]:
+    # Imported here: networkx adds ~12 MiB to every process that imports
+    # the package, and only the summary needs it.
+    import networkx as nx
     graph = nx.Graph()
     graph.add_nodes_from(range(num_u + num_i))
     edges = train.cpu().numpy()

@@ -43,3 +43,14 @@ def test_format_summary():
         '3 (largest: 4 nodes)'
     assert rows['modalities'] == 'text (5)'
     assert rows['dropped cold users'] == '1'
+
+
+def test_networkx_is_imported_only_by_the_summary():
+    # Training processes should not pay for networkx (about 12 MiB).
+    import subprocess
+    import sys
+    code = ('import sys, lirdrec_pyg.models, lirdrec_pyg.train, '
+            'lirdrec_pyg.cli; print("networkx" in sys.modules)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == 'False'
