@@ -149,6 +149,15 @@ class LIRDRec(Recommender):
             self.register_buffer(
                 's0', self.shared.transform_features(self._features()),
                 persistent=False)
+        if precision == 'bfloat16':
+            # Encoder inputs cast once, not at every step.
+            for m in self.modalities:
+                self.register_buffer(f'xb_{m}',
+                                     getattr(self, f'x_{m}').bfloat16(),
+                                     persistent=False)
+            if use_shared_branch:
+                self.register_buffer('s0b', self.s0.bfloat16(),
+                                     persistent=False)
         self.user_preference = torch.nn.Parameter(
             torch.empty(self.num_users, self.num_branches, embedding_dim))
         self.propagation = LightGCNPropagation(num_layers, combine)
@@ -228,8 +237,13 @@ class LIRDRec(Recommender):
     def propagate(self) -> Tuple[Tensor, Tensor]:
         r"""The propagated :math:`(\mathbf{E}_U, \mathbf{E}_I)`, before any
         fusion or item graph, shape :obj:`[*, B * d]`."""
-        s0 = self.s0 if self.shared is not None else None
-        items = self.item_branches(self._features(), s0)
+        if self.precision == 'bfloat16':
+            xs = [getattr(self, f'xb_{m}') for m in self.modalities]
+            s0 = self.s0b if self.shared is not None else None
+        else:
+            xs = self._features()
+            s0 = self.s0 if self.shared is not None else None
+        items = self.item_branches(xs, s0)
         ego = torch.cat([self.user_preference, items], dim=0)
         ego = l2_normalize(ego).flatten(1)
         out = self.propagation(ego, self.adj)
