@@ -1,0 +1,119 @@
+"""How close a LIRDRec training step is to its arithmetic floor.
+
+    python benchmarks/lirdrec_floor.py --dataset lastfm2k --threads 1
+
+Times, in one process, a full training step (batch 2048, the dataset's
+reference settings) and the work that no implementation of the model can
+skip: the encoders' dense products (the first layers forward and their
+weight gradients, the second layers forward, weight and input gradients)
+and the six sparse products (the user-item adjacency twice forward and twice
+backward, the item graph once each way). Both in float32 and with
+``precision=bfloat16``. Prints milliseconds (the best of several repeats)
+and the floor as a share of the step: an upper bound of what any fusion of
+the remaining element-wise work could gain.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lirdrec_pyg.data import load_dataset  # noqa: E402
+from lirdrec_pyg.models import create_model  # noqa: E402
+from lirdrec_pyg.nn.propagation import _spmm, transpose_csr  # noqa: E402
+from lirdrec_pyg.train.config import load_config  # noqa: E402
+from lirdrec_pyg.train.trainer import make_adam  # noqa: E402
+
+PRECISIONS = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
+
+
+def best_ms(fn: Callable[[], object], calls: int = 20,
+            repeats: int = 5) -> float:
+    best = float('inf')
+    for _ in range(repeats):
+        for _ in range(2):
+            fn()
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - start) / calls * 1000)
+    return best
+
+
+def encoder_gemms(model, dtype: torch.dtype) -> Callable[[], None]:
+    n = model.num_items
+    d_in = sum(e.in_channels for e in model.encoders)
+    if model.shared is not None:
+        d_in += sum(model.shared.in_channels)
+    hidden = model.encoders[0].hidden_channels
+    b, d = model.num_branches, model.embedding_dim
+    x = torch.randn(n, d_in, dtype=dtype)
+    w1 = torch.randn(d_in, hidden, dtype=dtype)
+    g1 = torch.randn(n, hidden, dtype=dtype)
+    h = torch.randn(b, n, hidden, dtype=dtype)
+    w2 = torch.randn(b, hidden, d, dtype=dtype)
+    g2 = torch.randn(b, n, d, dtype=dtype)
+
+    def run() -> None:
+        x @ w1  # first layers, forward (all branches side by side)
+        x.t() @ g1  # their weight gradients
+        torch.bmm(h, w2)  # second layers, forward
+        torch.bmm(h.transpose(1, 2), g2)  # weight gradients
+        torch.bmm(g2, w2.transpose(1, 2))  # input gradients
+    return run
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--dataset', default='lastfm2k')
+    parser.add_argument('--threads', type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data = load_dataset(args.dataset)
+    out: Dict[str, float] = {}
+    for name, dtype in PRECISIONS.items():
+        cfg = load_config('lirdrec', dataset=args.dataset,
+                          overrides=[f'precision={name}'])
+        torch.manual_seed(0)
+        model = create_model('lirdrec', data, **cfg['model'])
+        optimizer = make_adam(model.parameters(), cfg['train']['lr'])
+        g = torch.Generator().manual_seed(0)
+        size = (cfg['train'].get('batch_size', 2048), )
+        users = torch.randint(0, model.num_users, size, generator=g)
+        pos = torch.randint(0, model.num_items, size, generator=g)
+        neg = torch.randint(0, model.num_items, size, generator=g)
+        model.train()
+        model.on_epoch_start(1)
+
+        def step() -> None:
+            optimizer.zero_grad()
+            model.loss(users, pos, neg).backward()
+            optimizer.step()
+        out[f'{name}_step_ms'] = best_ms(step, calls=10)
+        out[f'{name}_encoder_gemms_ms'] = best_ms(encoder_gemms(model, dtype))
+
+    width = model.num_branches * model.embedding_dim
+    x = torch.randn(model.adj.size(0), width)
+    xi = torch.randn(model.num_items, width)
+    sparse = [(model.adj, x)] * 4
+    if model.use_item_graph:
+        item = model.item_adj_plus_identity
+        sparse += [(item, xi), (transpose_csr(item), xi)]
+    out['sparse_products_ms'] = best_ms(
+        lambda: [_spmm(a, v) for a, v in sparse])
+    for name in PRECISIONS:
+        floor = out[f'{name}_encoder_gemms_ms'] + out['sparse_products_ms']
+        out[f'{name}_floor_share'] = floor / out[f'{name}_step_ms']
+    out = {k: round(v, 3) for k, v in out.items()}
+    out.update(dataset=args.dataset, threads=torch.get_num_threads())
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
