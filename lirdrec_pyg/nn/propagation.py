@@ -10,33 +10,22 @@ from lirdrec_pyg.typing import WITH_TORCH_SPARSE, Adj, SparseTensor
 COMBINES = ('mean', 'sum', 'last')
 
 
-class _SymmetricSpMM(torch.autograd.Function):
-    r"""``A @ X`` for a symmetric sparse ``A``: the backward pass is
-    ``A @ grad`` again, which spares autograd the transpose of ``A``."""
+class _FixedSpMM(torch.autograd.Function):
+    r"""``A @ X`` for a fixed sparse ``A`` (no gradient for ``A``). The
+    backward pass is ``A @ grad`` again for a symmetric ``A``, which spares
+    autograd the transpose, and ``A^T @ grad`` otherwise, with the transpose
+    of a CSR ``A`` built once and cached on it (~2.5x faster than autograd's
+    sparse backward here)."""
 
     @staticmethod
-    def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
-        ctx.adj = adj
+    def forward(ctx: Any, adj: Tensor, x: Tensor, symmetric: bool) -> Tensor:
+        ctx.adj, ctx.symmetric = adj, symmetric
         return _spmm(adj, x)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tuple[None, Tensor]:
-        return None, _spmm(ctx.adj, grad_out)
-
-
-class _DirectedSpMM(torch.autograd.Function):
-    r"""``A @ X`` for a fixed non-symmetric sparse CSR ``A``: the backward
-    pass is ``A^T @ grad`` with a transpose built once per ``A`` and cached
-    on it (~2.5x faster than autograd's sparse backward here)."""
-
-    @staticmethod
-    def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
-        ctx.adj = adj
-        return _spmm(adj, x)
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> Tuple[None, Tensor]:
-        return None, _spmm(transpose_csr(ctx.adj), grad_out)
+    def backward(ctx: Any, grad_out: Tensor) -> Tuple[None, Tensor, None]:
+        adj = ctx.adj if ctx.symmetric else transpose_csr(ctx.adj)
+        return None, _spmm(adj, grad_out), None
 
 
 class _SymmetricPowerSum(torch.autograd.Function):
@@ -141,10 +130,8 @@ def sparse_propagate(adj: Adj, x: Tensor, symmetric: bool = True,
         return _spmm(adj, x)
     if adj.requires_grad:  # e.g. a learned graph: autograd handles both
         return adj @ x
-    if symmetric:
-        return _SymmetricSpMM.apply(adj, x)
-    if adj.layout == torch.sparse_csr:
-        return _DirectedSpMM.apply(adj, x)
+    if symmetric or adj.layout == torch.sparse_csr:
+        return _FixedSpMM.apply(adj, x, symmetric)
     return adj @ x
 
 
