@@ -232,7 +232,8 @@ class LIRDRec(Recommender):
             if self.shared is not None:
                 out.append(self.shared(s0))
             out = torch.stack(out, dim=1)
-        return out.float()
+        # Back to the parameters' dtype (a no-op without bfloat16).
+        return out.to(self.user_preference.dtype)
 
     def propagate(self) -> Tuple[Tensor, Tensor]:
         r"""The propagated :math:`(\mathbf{E}_U, \mathbf{E}_I)`, before any
