@@ -7,7 +7,7 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (UI, Recommender, check_fraction,
                                      check_positive, dot_bpr_loss,
-                                     require_modalities)
+                                     gather_triples, require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -141,8 +141,9 @@ class FREEDOM(Recommender):
         if self.train_adj is None:
             self.register_graph('train_adj', self._dropped_adjacency())
         user_out, item_out = self.forward(self.train_adj)
-        u = user_out[users]
-        loss = dot_bpr_loss(u, item_out[pos_items], item_out[neg_items])
+        u, p, n = gather_triples(user_out, item_out, users, pos_items,
+                                 neg_items)
+        loss = dot_bpr_loss(u, p, n)
         if self.reg_weight != 0.0:
             for m in self.modalities:
                 feat = self.projections[m](self.features[m])

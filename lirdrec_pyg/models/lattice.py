@@ -7,7 +7,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (Recommender, dot_bpr_loss,
-                                     require_modalities)
+                                     gather_triples, require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -229,7 +229,8 @@ class LATTICE(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
-        u, p, n = user_out[users], item_out[pos_items], item_out[neg_items]
+        u, p, n = gather_triples(user_out, item_out, users, pos_items,
+                                 neg_items)
         loss = dot_bpr_loss(u, p, n)
         if self.reg_weight != 0.0:
             reg = (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / 2

@@ -6,7 +6,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import check_one_of
-from lirdrec_pyg.models.base import Recommender, check_positive, dot_bpr_loss
+from lirdrec_pyg.models.base import (Recommender, check_positive,
+                                     embedding_bpr_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.functional import l2_normalize, mean_square
@@ -269,12 +270,7 @@ class LIRDRec(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user, item = self.forward()
-        # index_select: its backward (index_add) is cheaper than indexing's.
-        u = user.index_select(0, users)
-        # One gather of positives and negatives: one scatter backward.
-        pos, neg = item.index_select(0, torch.cat([pos_items, neg_items])
-                                     ).split(pos_items.numel())
-        rank = dot_bpr_loss(u, pos, neg)
+        rank = embedding_bpr_loss(user, item, users, pos_items, neg_items)
         return rank + self.reg_weight * self.regularization(user, item)
 
     def on_epoch_start(self, epoch: int) -> None:

@@ -7,7 +7,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
-                                     dot_bpr_loss, require_modalities)
+                                     dot_bpr_loss, gather_triples,
+                                     require_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.contrastive import info_nce
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
@@ -224,7 +225,8 @@ class MGCN(Recommender):
         content, side = self.embed()
         out = content + side
         user_out, item_out = out[:self.num_users], out[self.num_users:]
-        u, p, n = user_out[users], item_out[pos_items], item_out[neg_items]
+        u, p, n = gather_triples(user_out, item_out, users, pos_items,
+                                 neg_items)
         rank = dot_bpr_loss(u, p, n)
         reg = 0.5 * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum())
         reg = reg / users.numel()

@@ -7,7 +7,8 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (Recommender, check_non_negative,
                                      check_positive, dot_bpr_loss,
-                                     embedding_norm_loss, require_modalities)
+                                     embedding_norm_loss, gather_triples,
+                                     require_modalities)
 from lirdrec_pyg.models.registry import register_model
 
 
@@ -81,7 +82,8 @@ class VBPR(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
-        u, p, n = user_out[users], item_out[pos_items], item_out[neg_items]
+        u, p, n = gather_triples(user_out, item_out, users, pos_items,
+                                 neg_items)
         rank = dot_bpr_loss(u, p, n)
         return rank + self.reg_weight * embedding_norm_loss(u, p, n)
 

@@ -48,3 +48,22 @@ def test_require_modalities(tiny_data):
     with pytest.raises(ValueError, match=r"^Model needs item features, but "
                        r"dataset 'plain' has no modalities"):
         require_modalities(bare, 'Model')
+
+
+def test_gather_triples_equals_separate_lookups_with_gradients():
+    from lirdrec_pyg.models.base import gather_triples
+    torch.manual_seed(0)
+    user = torch.randn(6, 4, requires_grad=True)
+    item = torch.randn(5, 4, requires_grad=True)
+    users, pos, neg = (torch.tensor([0, 5, 5]), torch.tensor([1, 1, 4]),
+                       torch.tensor([4, 0, 1]))
+    u, p, n = gather_triples(user, item, users, pos, neg)
+    assert torch.equal(u, user[users]) and torch.equal(p, item[pos])
+    assert torch.equal(n, item[neg])
+    weight = torch.randn(3, 4)
+    ((u * p - n) * weight).sum().backward()
+    got = user.grad.clone(), item.grad.clone()
+    user.grad = item.grad = None
+    ((user[users] * item[pos] - item[neg]) * weight).sum().backward()
+    assert torch.allclose(got[0], user.grad) and torch.allclose(got[1],
+                                                                item.grad)
