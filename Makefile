@@ -13,6 +13,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e ".[test,plots,features]"
+	# The compiled SpMM kernel builds here once (~30 s) instead of on first use.
+	$(BIN)/lirdrec build-kernels >/dev/null || echo "note: the compiled SpMM kernel did not build; torch's kernels are used"
 	touch $(STAMP)
 
 install: $(STAMP)

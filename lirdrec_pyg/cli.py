@@ -53,6 +53,19 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_build_kernels(args: argparse.Namespace) -> int:
+    from lirdrec_pyg.nn.kernels import kernels_enabled, load_spmm_extension
+    if not kernels_enabled():
+        print('LIRDREC_KERNELS=0: the compiled kernels are disabled')
+        return 1
+    if load_spmm_extension(verbose=args.verbose) is None:
+        print("the compiled SpMM kernel did not build (see the warning); "
+              "torch's kernels are used")
+        return 1
+    print('the compiled SpMM kernel is built and loads')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lirdrec_pyg.models import MODELS
 
@@ -90,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     summary = sub.add_parser('summary', help='print a dataset summary')
     summary.add_argument('--dataset', required=True)
     summary.set_defaults(func=_cmd_summary)
+
+    kernels = sub.add_parser(
+        'build-kernels', help='compile the optional C++ SpMM kernel now '
+        '(otherwise built on first use, ~30 s)')
+    kernels.add_argument('--verbose', action='store_true',
+                         help="show the compiler's output")
+    kernels.set_defaults(func=_cmd_build_kernels)
 
     try:
         from lirdrec_pyg.features.cli import add_features_parser

@@ -50,3 +50,11 @@ def test_cold_items_protocol(tmp_path, capsys):
     assert cold['Recall@20'] == 1.0
     assert cold['random_Recall@10'] == 0.5
     assert 'Recall@50' not in cold  # K beyond the candidate count is dropped
+
+
+def test_build_kernels(capsys, monkeypatch):
+    assert main(['build-kernels']) == 0
+    assert 'built and loads' in capsys.readouterr().out
+    monkeypatch.setenv('LIRDREC_KERNELS', '0')
+    assert main(['build-kernels']) == 1
+    assert 'disabled' in capsys.readouterr().out

@@ -1,0 +1,93 @@
+"""Optional compiled CPU kernels, built on first use.
+
+The one kernel today is a CSR :math:`\\times` dense product for float32
+(``lirdrec_pyg/csrc/spmm.cpp``) that keeps every output row in registers;
+on the propagation of LIRDRec and LightGCN it is about 2.4x faster than
+torch's CSR kernels, with the same sums in the same order.
+
+It is compiled with :func:`torch.utils.cpp_extension.load` the first time it
+is needed (about 30 s, then cached by torch under
+``~/.cache/torch_extensions`` or ``$TORCH_EXTENSIONS_DIR``), for the CPU it
+runs on (``-march=native``). Without a C++ compiler, or with the environment
+variable ``LIRDREC_KERNELS=0``, everything runs on torch's own kernels, with
+the same results. Build it ahead of time with
+``lirdrec build-kernels`` (``make install`` does).
+"""
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+from torch import Tensor
+
+logger = logging.getLogger(__name__)
+
+#: Bump with any change to the C++ source: the name keys torch's build cache.
+_EXTENSION_NAME = 'lirdrec_pyg_spmm_v1'
+_SOURCE = Path(__file__).resolve().parents[1] / 'csrc' / 'spmm.cpp'
+_ENV = 'LIRDREC_KERNELS'
+
+_module: Any = None
+_failed = False
+
+
+def kernels_enabled() -> bool:
+    r"""Whether the compiled kernels may be used (:obj:`LIRDREC_KERNELS` is
+    not :obj:`"0"`)."""
+    value = os.environ.get(_ENV, '1').strip()
+    if value not in ('0', '1'):
+        raise ValueError(f"environment variable {_ENV} must be '0' or '1' "
+                         f"(got '{value}')")
+    return value == '1'
+
+
+def load_spmm_extension(verbose: bool = False) -> Any:
+    r"""Builds (once) and returns the compiled extension, or :obj:`None` if
+    kernels are disabled or the build fails (with one warning saying why).
+    """
+    global _module, _failed
+    if not kernels_enabled():
+        return None
+    if _module is not None or _failed:
+        return _module
+    try:
+        from torch.utils.cpp_extension import load
+        start = time.perf_counter()
+        _module = load(name=_EXTENSION_NAME, sources=[str(_SOURCE)],
+                       extra_cflags=['-O3', '-march=native'],
+                       verbose=verbose)
+        logger.info('loaded %s in %.1f s', _EXTENSION_NAME,
+                    time.perf_counter() - start)
+    except Exception as error:  # no compiler, no headers, no ninja, ...
+        _failed = True
+        warnings.warn(f"lirdrec_pyg: could not build the compiled SpMM "
+                      f"kernel ({type(error).__name__}: "
+                      f"{str(error).splitlines()[0] if str(error) else ''});"
+                      f" falling back to torch's kernels (same results, "
+                      f"slower). Set {_ENV}=0 to skip the attempt.")
+    return _module
+
+
+def csr_spmm_kernel() -> Optional[Callable[[Tensor, Tensor, Tensor, Tensor],
+                                           Tensor]]:
+    r"""The compiled :obj:`csr_spmm(crow, col, values, x)`, or :obj:`None`
+    when it is unavailable."""
+    module = load_spmm_extension()
+    return None if module is None else module.csr_spmm
+
+
+def use_csr_kernel(adj: Tensor, x: Tensor) -> bool:
+    r"""Whether :obj:`adj @ x` can run on the compiled kernel: a CPU CSR
+    matrix with int64 indices and float32 values, a float32 2-D :obj:`x`,
+    and no gradient asked of the product itself (the kernel is called inside
+    autograd functions that define their own backward pass)."""
+    if (x.is_cuda or x.dim() != 2 or adj.layout != torch.sparse_csr
+            or x.dtype != torch.float32 or adj.dtype != torch.float32
+            or adj.crow_indices().dtype != torch.long):
+        return False
+    if torch.is_grad_enabled() and (x.requires_grad or adj.requires_grad):
+        return False
+    return csr_spmm_kernel() is not None
