@@ -10,10 +10,15 @@ and the six sparse products (the user-item adjacency twice forward and twice
 backward, the item graph once each way). Both in float32 and with
 ``precision=bfloat16``. Prints milliseconds (the best of several repeats)
 and the floor as a share of the step: an upper bound of what any fusion of
-the remaining element-wise work could gain.
+the remaining element-wise work could gain. Also the step time that a 4x
+speed-up over the reference implementation's 1.35 s epoch allows
+(``step_budget_for_4x_ms``), to compare with the floors, and the GEMM
+throughput reached (GFLOP/s). The sparse products run on the library's
+kernel: the compiled one unless ``LIRDREC_KERNELS=0``.
 """
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -23,12 +28,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lirdrec_pyg.data import load_dataset  # noqa: E402
+from lirdrec_pyg.data import UI, load_dataset  # noqa: E402
 from lirdrec_pyg.models import create_model  # noqa: E402
 from lirdrec_pyg.nn.propagation import _spmm, transpose_csr  # noqa: E402
 from lirdrec_pyg.train.config import load_config  # noqa: E402
 from lirdrec_pyg.train.trainer import make_adam  # noqa: E402
 
+#: The reference implementation's epoch on lastfm2k, one thread (issue 4).
+REFERENCE_EPOCH_S = 1.35
 PRECISIONS = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
 
 
@@ -66,6 +73,18 @@ def encoder_gemms(model, dtype: torch.dtype) -> Callable[[], None]:
         torch.bmm(h.transpose(1, 2), g2)  # weight gradients
         torch.bmm(g2, w2.transpose(1, 2))  # input gradients
     return run
+
+
+def encoder_flop(model) -> int:
+    r"""Floating point operations of :func:`encoder_gemms` (2 per
+    multiply-add)."""
+    n = model.num_items
+    d_in = sum(e.in_channels for e in model.encoders)
+    if model.shared is not None:
+        d_in += sum(model.shared.in_channels)
+    hidden = model.encoders[0].hidden_channels
+    b, d = model.num_branches, model.embedding_dim
+    return 2 * (2 * n * d_in * hidden + 3 * b * n * hidden * d)
 
 
 def main(argv=None) -> int:
@@ -106,9 +125,19 @@ def main(argv=None) -> int:
         sparse += [(item, xi), (transpose_csr(item), xi)]
     out['sparse_products_ms'] = best_ms(
         lambda: [_spmm(a, v) for a, v in sparse])
+    # What 4x faster than the reference epoch (1.35 s) allows per step.
+    batches = math.ceil(data[UI].edge_index.size(1) / size[0])
+    out['batches_per_epoch'] = batches
+    if args.dataset == 'lastfm2k':
+        out['step_budget_for_4x_ms'] = (REFERENCE_EPOCH_S / 4 / batches *
+                                        1000)
+    out['encoder_gflop_per_step'] = encoder_flop(model) / 1e9
     for name in PRECISIONS:
         floor = out[f'{name}_encoder_gemms_ms'] + out['sparse_products_ms']
+        out[f'{name}_floor_ms'] = floor
         out[f'{name}_floor_share'] = floor / out[f'{name}_step_ms']
+        out[f'{name}_gemm_gflops'] = (out['encoder_gflop_per_step'] /
+                                      out[f'{name}_encoder_gemms_ms'] * 1e3)
     out = {k: round(v, 3) for k, v in out.items()}
     out.update(dataset=args.dataset, threads=torch.get_num_threads())
     print(json.dumps(out, indent=1))
