@@ -122,3 +122,25 @@ def assert_every_parameter_has_gradient(model: torch.nn.Module) -> None:
     r"""Every parameter of :obj:`model` received a non-zero gradient."""
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def reproduce(model: str, dataset: str, seed: int,
+              overrides: Tuple[str, ...] = ()) -> Dict[str, float]:
+    r"""Trains :obj:`model` on the real :obj:`dataset` with its reference
+    settings (``configs/datasets/<dataset>.yaml``) and :obj:`seed` to early
+    stop, as ``lirdrec train`` does, and returns the test metrics at the best
+    validation epoch. Skips with the loader's message if the data is
+    missing."""
+    import pytest
+
+    from lirdrec_pyg.data import DatasetNotFoundError, load_dataset
+    from lirdrec_pyg.train.config import load_config
+    from lirdrec_pyg.train.experiment import run_experiment
+    try:
+        data = load_dataset(dataset)
+    except DatasetNotFoundError as e:
+        pytest.skip(str(e))
+    config = load_config(model, dataset=dataset, overrides=[
+        f'train.seed={seed}', 'train.progress=false', 'train.threads=1',
+        *overrides])
+    return run_experiment(dataset, model, config, data=data)['test']
