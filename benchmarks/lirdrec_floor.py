@@ -20,14 +20,14 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import best_ms  # noqa: E402
 from lirdrec_pyg.data import UI, load_dataset  # noqa: E402
 from lirdrec_pyg.models import create_model  # noqa: E402
 from lirdrec_pyg.nn.propagation import _spmm, transpose_csr  # noqa: E402
@@ -39,26 +39,18 @@ REFERENCE_EPOCH_S = 1.35
 PRECISIONS = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
 
 
-def best_ms(fn: Callable[[], object], calls: int = 20,
-            repeats: int = 5) -> float:
-    best = float('inf')
-    for _ in range(repeats):
-        for _ in range(2):
-            fn()
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - start) / calls * 1000)
-    return best
-
-
-def encoder_gemms(model, dtype: torch.dtype) -> Callable[[], None]:
-    n = model.num_items
+def encoder_shapes(model) -> Tuple[int, int, int, int, int]:
+    r"""Items, summed input width of all first layers, hidden width,
+    branches and output width of the model's encoders."""
     d_in = sum(e.in_channels for e in model.encoders)
     if model.shared is not None:
         d_in += sum(model.shared.in_channels)
-    hidden = model.encoders[0].hidden_channels
-    b, d = model.num_branches, model.embedding_dim
+    return (model.num_items, d_in, model.encoders[0].hidden_channels,
+            model.num_branches, model.embedding_dim)
+
+
+def encoder_gemms(model, dtype: torch.dtype) -> Callable[[], None]:
+    n, d_in, hidden, b, d = encoder_shapes(model)
     x = torch.randn(n, d_in, dtype=dtype)
     w1 = torch.randn(d_in, hidden, dtype=dtype)
     g1 = torch.randn(n, hidden, dtype=dtype)
@@ -78,12 +70,7 @@ def encoder_gemms(model, dtype: torch.dtype) -> Callable[[], None]:
 def encoder_flop(model) -> int:
     r"""Floating point operations of :func:`encoder_gemms` (2 per
     multiply-add)."""
-    n = model.num_items
-    d_in = sum(e.in_channels for e in model.encoders)
-    if model.shared is not None:
-        d_in += sum(model.shared.in_channels)
-    hidden = model.encoders[0].hidden_channels
-    b, d = model.num_branches, model.embedding_dim
+    n, d_in, hidden, b, d = encoder_shapes(model)
     return 2 * (2 * n * d_in * hidden + 3 * b * n * hidden * d)
 
 

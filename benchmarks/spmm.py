@@ -14,29 +14,17 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import best_ms  # noqa: E402
 from lirdrec_pyg.data import load_dataset  # noqa: E402
 from lirdrec_pyg.nn.kernels import csr_spmm_kernel  # noqa: E402
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency  # noqa: E402
-
-
-def best_ms(fn: Callable[[], object], calls: int = 20,
-            repeats: int = 7) -> float:
-    best = float('inf')
-    for _ in range(repeats):
-        fn()
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - start) / calls * 1000)
-    return best
 
 
 def main(argv=None) -> int:
@@ -58,8 +46,10 @@ def main(argv=None) -> int:
         for width in args.widths:
             x = torch.randn(adj.size(1), width,
                             generator=torch.Generator().manual_seed(0))
-            torch_ms = best_ms(lambda: torch.sparse.mm(adj, x, 'sum'))
-            kernel_ms = best_ms(lambda: kernel(crow, col, val, x))
+            torch_ms = best_ms(lambda: torch.sparse.mm(adj, x, 'sum'),
+                               repeats=7, warmup=1)
+            kernel_ms = best_ms(lambda: kernel(crow, col, val, x),
+                                repeats=7, warmup=1)
             same = torch.equal(torch.sparse.mm(adj, x, 'sum'),
                                kernel(crow, col, val, x))
             rows.append(dict(dataset=name, nodes=adj.size(0),

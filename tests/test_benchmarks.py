@@ -6,7 +6,7 @@ import pytest
 
 from lirdrec_pyg.nn import kernels
 
-SCRIPT = Path(__file__).resolve().parents[2] / 'benchmarks' / 'spmm.py'
+SCRIPT = Path(__file__).resolve().parents[1] / 'benchmarks' / 'spmm.py'
 
 
 @pytest.mark.real_data
