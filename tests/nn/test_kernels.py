@@ -140,3 +140,19 @@ def test_failed_build_warns_once_and_falls_back(monkeypatch):
     assert kernels.csr_spmm_kernel() is None  # no second attempt
     assert torch.allclose(sparse_propagate(adj, x), adj.to_dense() @ x,
                           atol=1e-6)
+
+
+def test_threads_give_identical_rows(spmm):
+    # Rows are independent, so splitting them over threads changes nothing.
+    adj = random_csr(500, 400, 6000, seed=6)
+    x = torch.randn(400, 80)
+    args = (adj.crow_indices(), adj.col_indices(), adj.values(), x)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = spmm(*args)
+        torch.set_num_threads(2)
+        two = spmm(*args)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
