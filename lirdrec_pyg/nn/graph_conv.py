@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import softmax as edge_softmax
 
+from lirdrec_pyg.nn.kernels import spmm as _spmm
+
 
 def _csr(crow: Tensor, col: Tensor, value: Tensor,
          size: Tuple[int, int]) -> Tensor:
@@ -15,12 +17,6 @@ def _csr(crow: Tensor, col: Tensor, value: Tensor,
         # CSR is flagged "beta" by torch; it is what we measured fastest.
         warnings.simplefilter('ignore', UserWarning)
         return torch.sparse_csr_tensor(crow, col, value, size)
-
-
-def _mm(adj: Tensor, x: Tensor) -> Tensor:
-    if x.is_cuda:
-        return adj @ x
-    return torch.sparse.mm(adj, x, 'sum')
 
 
 def _sddmm(graph: 'EdgeGraph', x_dst: Tensor, x_src: Tensor) -> Tensor:
@@ -55,11 +51,11 @@ class _EdgeDot(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             adj = _csr(graph.crow, graph.col, grad_out,
                        (graph.num_dst, graph.num_src))
-            grad_dst = _mm(adj, x_src)
+            grad_dst = _spmm(adj, x_src)
         if ctx.needs_input_grad[2]:
             adj_t = _csr(graph.crow_t, graph.col_t, grad_out[graph.perm_t],
                          (graph.num_src, graph.num_dst))
-            grad_src = _mm(adj_t, x_dst)
+            grad_src = _spmm(adj_t, x_dst)
         return None, grad_dst, grad_src
 
 
@@ -75,7 +71,7 @@ class _WeightedSpMM(torch.autograd.Function):
         ctx.save_for_backward(weight, x)
         adj = _csr(graph.crow, graph.col, weight.to(x.dtype),
                    (graph.num_dst, graph.num_src))
-        return _mm(adj, x)
+        return _spmm(adj, x)
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> Tuple[None, Optional[Tensor],
@@ -90,7 +86,7 @@ class _WeightedSpMM(torch.autograd.Function):
             adj_t = _csr(graph.crow_t, graph.col_t,
                          weight[graph.perm_t].to(x.dtype),
                          (graph.num_src, graph.num_dst))
-            grad_x = _mm(adj_t, grad_out)
+            grad_x = _spmm(adj_t, grad_out)
         return None, grad_weight, grad_x
 
 

@@ -3,7 +3,10 @@
 The one kernel today is a CSR :math:`\\times` dense product for float32
 (``lirdrec_pyg/csrc/spmm.cpp``) that keeps every output row in registers;
 on the propagation of LIRDRec and LightGCN it is about 2.4x faster than
-torch's CSR kernels, with the same sums in the same order.
+torch's CSR kernels, with the same sums in the same order. :func:`spmm`
+dispatches to it; :class:`~lirdrec_pyg.nn.LightGCNPropagation`,
+:func:`~lirdrec_pyg.nn.sparse_propagate` and the edge-weighted
+:class:`~lirdrec_pyg.nn.graph_conv.EdgeGraph` use it.
 
 It is compiled with :func:`torch.utils.cpp_extension.load` the first time it
 is needed (about 30 s, then cached by torch under
@@ -79,15 +82,30 @@ def csr_spmm_kernel() -> Optional[Callable[[Tensor, Tensor, Tensor, Tensor],
     return None if module is None else module.csr_spmm
 
 
-def use_csr_kernel(adj: Tensor, x: Tensor) -> bool:
-    r"""Whether :obj:`adj @ x` can run on the compiled kernel: a CPU CSR
+def csr_kernel_applies(adj: Tensor, x: Tensor) -> bool:
+    r"""Whether :obj:`adj @ x` is a case for the compiled kernel: a CPU CSR
     matrix with int64 indices and float32 values, a float32 2-D :obj:`x`,
     and no gradient asked of the product itself (the kernel is called inside
-    autograd functions that define their own backward pass)."""
+    autograd functions that define their own backward pass). Does not build
+    or load anything."""
     if (x.is_cuda or x.dim() != 2 or adj.layout != torch.sparse_csr
             or x.dtype != torch.float32 or adj.dtype != torch.float32
             or adj.crow_indices().dtype != torch.long):
         return False
-    if torch.is_grad_enabled() and (x.requires_grad or adj.requires_grad):
-        return False
-    return csr_spmm_kernel() is not None
+    return not (torch.is_grad_enabled()
+                and (x.requires_grad or adj.requires_grad))
+
+
+def spmm(adj: Tensor, x: Tensor) -> Tensor:
+    r"""The product :obj:`adj @ x` of a fixed sparse matrix and a dense one
+    on the fastest kernel at hand: the compiled one for float32 CSR on the
+    CPU (see :func:`csr_kernel_applies`), torch's CSR reduce kernel for other
+    CPU inputs (~1.5x faster than :obj:`adj @ x`), :obj:`adj @ x` on CUDA and
+    for other layouts. Meant for the inside of autograd functions, which
+    define the backward pass themselves."""
+    if x.is_cuda or adj.layout != torch.sparse_csr:
+        return adj @ x
+    kernel = csr_spmm_kernel() if csr_kernel_applies(adj, x) else None
+    if kernel is not None:
+        return kernel(adj.crow_indices(), adj.col_indices(), adj.values(), x)
+    return torch.sparse.mm(adj, x, 'sum')

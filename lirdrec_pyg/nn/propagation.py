@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from lirdrec_pyg.checks import check_non_negative, check_one_of
-from lirdrec_pyg.nn.kernels import csr_spmm_kernel, use_csr_kernel
+from lirdrec_pyg.nn.kernels import spmm as _spmm
 from lirdrec_pyg.typing import WITH_TORCH_SPARSE, Adj, SparseTensor
 
 COMBINES = ('mean', 'sum', 'last')
@@ -77,17 +77,6 @@ def transpose_csr(adj: Tensor) -> Tensor:
                        adj.size(0))
     adj._lirdrec_transpose = out
     return out
-
-
-def _spmm(adj: Tensor, x: Tensor) -> Tensor:
-    if x.is_cuda or adj.layout != torch.sparse_csr:
-        return adj @ x
-    if use_csr_kernel(adj, x):
-        # ~2.4x faster than torch's kernels, same result (nn/kernels.py).
-        kernel = csr_spmm_kernel()
-        return kernel(adj.crow_indices(), adj.col_indices(), adj.values(), x)
-    # The CPU reduce kernel is ~1.5x faster than `adj @ x` here.
-    return torch.sparse.mm(adj, x, 'sum')
 
 
 def _edge_index_to_csr(edge_index: Tensor, edge_weight: Optional[Tensor],
