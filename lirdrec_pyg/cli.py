@@ -1,4 +1,5 @@
-"""The ``lirdrec`` command line: train, datasets, summary, features."""
+"""The ``lirdrec`` command line: train, datasets, summary, plot, features,
+build-kernels."""
 import argparse
 import json
 import os
@@ -53,6 +54,15 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from lirdrec_pyg.train.plots import load_run, plot_learning_curves
+    runs = [load_run(d) for d in args.runs]
+    path = plot_learning_curves(runs, args.out, metric=args.metric,
+                                labels=args.labels)
+    print(f'wrote {path}')
+    return 0
+
+
 def _cmd_build_kernels(args: argparse.Namespace) -> int:
     from lirdrec_pyg.nn.kernels import kernels_enabled, load_spmm_extension
     if not kernels_enabled():
@@ -103,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     summary = sub.add_parser('summary', help='print a dataset summary')
     summary.add_argument('--dataset', required=True)
     summary.set_defaults(func=_cmd_summary)
+
+    plot = sub.add_parser(
+        'plot', help='learning curves (loss, validation metric) of runs')
+    plot.add_argument('runs', nargs='+', metavar='RUN_DIR',
+                      help='--out folders of finished lirdrec train runs')
+    plot.add_argument('--out', required=True,
+                      help='image file to write (.png, .svg, .pdf)')
+    plot.add_argument('--metric', default='Recall@20',
+                      help='validation metric (default: Recall@20)')
+    plot.add_argument('--labels', nargs='+',
+                      help='one legend entry per run (default: model and '
+                      'dataset)')
+    plot.set_defaults(func=_cmd_plot)
 
     kernels = sub.add_parser(
         'build-kernels', help='compile the optional C++ SpMM kernel now '

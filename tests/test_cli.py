@@ -18,10 +18,20 @@ def test_train_writes_results_and_resumes(tmp_path, capsys):
     assert {'Recall@10', 'Recall@20', 'NDCG@10', 'NDCG@20'} <= set(
         results['test'])
     assert (out / 'config.yaml').exists() and (out / 'train.log').exists()
+    history = results['history']
+    assert [h['epoch'] for h in history] == [1, 2, 3]
+    assert all(h['loss'] > 0 and 'Recall@20' in h['valid'] for h in history)
+    best = history[results['best_epoch'] - 1]['valid']
+    assert best['Recall@20'] == round(results['valid']['Recall@20'], 6)
     # A finished run resumed does no more epochs and reports the same.
     assert main(args + ['--resume']) == 0
     again = json.loads((out / 'results.json').read_text())
     assert again['test'] == results['test']
+    assert [h['loss'] for h in again['history']] == [
+        h['loss'] for h in history]
+    # Its learning curves.
+    assert main(['plot', str(out), '--out', str(tmp_path / 'c.png')]) == 0
+    assert (tmp_path / 'c.png').read_bytes().startswith(b'\x89PNG')
 
 
 def test_unknown_key_is_a_clear_error(tmp_path, capsys):

@@ -3,7 +3,7 @@ import logging
 import platform
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 import torch
@@ -33,6 +33,25 @@ def versions() -> Dict[str, str]:
     if WITH_TORCH_SPARSE:
         import torch_sparse
         out['torch_sparse'] = torch_sparse.__version__
+    return out
+
+
+def compact_history(history: List[Dict[str, Any]],
+                    digits: int = 6) -> List[Dict[str, Any]]:
+    r"""The per-epoch records of a run (epoch, mean training loss, training
+    seconds and, at evaluated epochs, the validation metrics), rounded for
+    :obj:`results.json`; :func:`lirdrec_pyg.train.plots.plot_learning_curves`
+    draws them."""
+    out = []
+    for record in history:
+        row: Dict[str, Any] = {'epoch': record['epoch'],
+                               'loss': round(float(record['loss']), digits)}
+        if 'seconds' in record:
+            row['seconds'] = round(float(record['seconds']), 3)
+        if 'valid' in record:
+            row['valid'] = {k: round(float(v), digits)
+                            for k, v in record['valid'].items()}
+        out.append(row)
     return out
 
 
@@ -98,6 +117,7 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
         'train_seconds': round(result.train_seconds, 3),
         'versions': versions(),
         'threads': torch.get_num_threads(),
+        'history': compact_history(result.history),
     }
     if cold is not None:
         from lirdrec_pyg.train.cold_start import evaluate_cold_items

@@ -244,8 +244,10 @@ class Trainer:
             epoch += 1
             start = time.perf_counter()
             loss = self._train_epoch(epoch, sampler, optimizer)
-            state['train_seconds'] += time.perf_counter() - start
-            record: Dict[str, Any] = dict(epoch=epoch, loss=loss)
+            seconds = time.perf_counter() - start
+            state['train_seconds'] += seconds
+            record: Dict[str, Any] = dict(epoch=epoch, loss=loss,
+                                          seconds=seconds)
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                 valid = self.evaluate(self.valid_evaluator)
                 record['valid'] = valid
