@@ -1,4 +1,5 @@
 """Learning curves of finished runs, drawn from their ``results.json``."""
+import dataclasses
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -24,7 +25,7 @@ def load_run(run_dir: PathLike) -> Dict[str, Any]:
     return results
 
 
-def plot_learning_curves(runs: Sequence[Mapping[str, Any]], path: PathLike,
+def plot_learning_curves(runs: Sequence[Any], path: PathLike,
                          metric: str = 'Recall@20',
                          labels: Optional[Sequence[str]] = None) -> Path:
     r"""Draws, for every run, the mean training loss per epoch (left) and
@@ -33,14 +34,16 @@ def plot_learning_curves(runs: Sequence[Mapping[str, Any]], path: PathLike,
     :obj:`path` (PNG, SVG or PDF by its suffix) atomically.
 
     Args:
-        runs (Sequence[Mapping]): Results as returned by :func:`load_run`.
+        runs (Sequence): Results as returned by :func:`load_run`, or
+            :class:`~lirdrec_pyg.train.TrainResult` objects of
+            :meth:`Trainer.fit() <lirdrec_pyg.train.Trainer.fit>`.
         path (str or Path): The image file to write.
         metric (str, optional): A validation metric of the runs.
             (default: :obj:`"Recall@20"`)
         labels (Sequence[str], optional): One legend entry per run
             (default: :obj:`None`, the model and dataset names).
     """
-    runs = list(runs)
+    runs = [_as_mapping(run) for run in runs]
     if not runs:
         raise ValueError('plot_learning_curves needs at least one run')
     if labels is not None and len(labels) != len(runs):
@@ -80,6 +83,15 @@ def plot_learning_curves(runs: Sequence[Mapping[str, Any]], path: PathLike,
     atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=110), 'wb')
     plt.close(fig)
     return path
+
+
+def _as_mapping(run: Any) -> Mapping[str, Any]:
+    if isinstance(run, Mapping):
+        return run
+    if dataclasses.is_dataclass(run) and hasattr(run, 'history'):
+        return dataclasses.asdict(run)
+    raise TypeError(f"a run must be a results mapping or a TrainResult "
+                    f"(got {type(run).__name__})")
 
 
 def _curves(run: Mapping[str, Any], metric: str,

@@ -43,3 +43,16 @@ def test_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="no per-epoch 'history'"):
         load_run(tmp_path)
     assert not (tmp_path / 'x.png').exists()
+
+
+def test_takes_train_results(tmp_path):
+    from lirdrec_pyg.data import make_synthetic
+    from lirdrec_pyg.models import create_model
+    from lirdrec_pyg.train import TrainConfig, Trainer
+    data = make_synthetic(num_users=60, num_items=80, seed=0)
+    result = Trainer(create_model('bpr', data, embedding_dim=8), data,
+                     TrainConfig(epochs=2, progress=False)).fit()
+    path = plot_learning_curves([result], tmp_path / 'r.png', labels=['x'])
+    assert path.read_bytes().startswith(b'\x89PNG')
+    with pytest.raises(TypeError, match='TrainResult'):
+        plot_learning_curves([42], tmp_path / 'r.png')
