@@ -89,6 +89,7 @@ def csr_kernel_applies(adj: Tensor, x: Tensor) -> bool:
     autograd functions that define their own backward pass). Does not build
     or load anything."""
     if (x.is_cuda or x.dim() != 2 or adj.layout != torch.sparse_csr
+            or adj.dim() != 2
             or x.dtype != torch.float32 or adj.dtype != torch.float32
             or adj.crow_indices().dtype != torch.long):
         return False

@@ -175,3 +175,19 @@ def test_used_by_edge_graph_with_same_values_and_gradients(spmm, monkeypatch):
         return out.detach(), x.grad.clone(), weight.grad.clone()
     for compiled, reference in zip(run('1'), run('0')):
         assert torch.equal(compiled, reference)
+
+
+def test_applies_only_to_its_case():
+    adj = random_csr(4, 5, 8, seed=8)
+    x = torch.randn(5, 3)
+    assert kernels.csr_kernel_applies(adj, x)
+    assert not kernels.csr_kernel_applies(adj.to_sparse_coo(), x)
+    assert not kernels.csr_kernel_applies(adj, x.double())
+    assert not kernels.csr_kernel_applies(adj.to(torch.float64), x)
+    assert not kernels.csr_kernel_applies(adj, x[:, :, None])
+    with torch.enable_grad():
+        assert not kernels.csr_kernel_applies(adj, x.requires_grad_())
+    with torch.no_grad():  # inside an autograd function's forward
+        assert kernels.csr_kernel_applies(adj, x)
+    batched = torch.stack([adj.to_dense()] * 2).to_sparse_csr()
+    assert not kernels.csr_kernel_applies(batched, x)
