@@ -58,6 +58,10 @@ def load_spmm_extension(verbose: bool = False) -> Any:
         return _module
     try:
         from torch.utils.cpp_extension import load
+        if not _is_built():
+            # The first build stalls the caller for ~30 s: say so.
+            logger.warning('lirdrec_pyg: compiling the SpMM kernel once '
+                           '(about 30 s; LIRDREC_KERNELS=0 skips it)')
         start = time.perf_counter()
         _module = load(name=_EXTENSION_NAME, sources=[str(_SOURCE)],
                        extra_cflags=['-O3', '-march=native'],
@@ -72,6 +76,16 @@ def load_spmm_extension(verbose: bool = False) -> Any:
                       f" falling back to torch's kernels (same results, "
                       f"slower). Set {_ENV}=0 to skip the attempt.")
     return _module
+
+
+def _is_built() -> bool:
+    # torch builds into $TORCH_EXTENSIONS_DIR/<name>/ or, by default, into
+    # <build root>/<python and CUDA tag>/<name>/.
+    from torch.utils.cpp_extension import get_default_build_root
+    custom = os.environ.get('TORCH_EXTENSIONS_DIR')
+    pattern = (f'{_EXTENSION_NAME}/*.so' if custom
+               else f'*/{_EXTENSION_NAME}/*.so')
+    return any(Path(custom or get_default_build_root()).glob(pattern))
 
 
 def csr_spmm_kernel() -> Optional[Callable[[Tensor, Tensor, Tensor, Tensor],
