@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import softmax as edge_softmax
 
+# EdgeGraph range-checks its edges once, so its products skip the kernel's
+# structure check.
 from lirdrec_pyg.nn.kernels import spmm as _spmm
 
 
@@ -51,11 +53,11 @@ class _EdgeDot(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             adj = _csr(graph.crow, graph.col, grad_out,
                        (graph.num_dst, graph.num_src))
-            grad_dst = _spmm(adj, x_src)
+            grad_dst = _spmm(adj, x_src, validated=True)
         if ctx.needs_input_grad[2]:
             adj_t = _csr(graph.crow_t, graph.col_t, grad_out[graph.perm_t],
                          (graph.num_src, graph.num_dst))
-            grad_src = _spmm(adj_t, x_dst)
+            grad_src = _spmm(adj_t, x_dst, validated=True)
         return None, grad_dst, grad_src
 
 
@@ -71,7 +73,7 @@ class _WeightedSpMM(torch.autograd.Function):
         ctx.save_for_backward(weight, x)
         adj = _csr(graph.crow, graph.col, weight.to(x.dtype),
                    (graph.num_dst, graph.num_src))
-        return _spmm(adj, x)
+        return _spmm(adj, x, validated=True)
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> Tuple[None, Optional[Tensor],
@@ -86,7 +88,7 @@ class _WeightedSpMM(torch.autograd.Function):
             adj_t = _csr(graph.crow_t, graph.col_t,
                          weight[graph.perm_t].to(x.dtype),
                          (graph.num_src, graph.num_dst))
-            grad_x = _spmm(adj_t, grad_out)
+            grad_x = _spmm(adj_t, grad_out, validated=True)
         return None, grad_weight, grad_x
 
 

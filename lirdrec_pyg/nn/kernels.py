@@ -29,7 +29,7 @@ from torch import Tensor
 logger = logging.getLogger(__name__)
 
 #: Bump with any change to the C++ source: the name keys torch's build cache.
-_EXTENSION_NAME = 'lirdrec_pyg_spmm_v1'
+_EXTENSION_NAME = 'lirdrec_pyg_spmm_v2'
 _SOURCE = Path(__file__).resolve().parents[1] / 'csrc' / 'spmm.cpp'
 _ENV = 'LIRDREC_KERNELS'
 
@@ -111,16 +111,29 @@ def csr_kernel_applies(adj: Tensor, x: Tensor) -> bool:
                 and (x.requires_grad or adj.requires_grad))
 
 
-def spmm(adj: Tensor, x: Tensor) -> Tensor:
+def spmm(adj: Tensor, x: Tensor, validated: bool = False) -> Tensor:
     r"""The product :obj:`adj @ x` of a fixed sparse matrix and a dense one
     on the fastest kernel at hand: the compiled one for float32 CSR on the
     CPU (see :func:`csr_kernel_applies`), torch's CSR reduce kernel for other
     CPU inputs (~1.5x faster than :obj:`adj @ x`), :obj:`adj @ x` on CUDA and
     for other layouts. Meant for the inside of autograd functions, which
-    define the backward pass themselves."""
+    define the backward pass themselves.
+
+    The compiled kernel validates the CSR structure of :obj:`adj` against
+    :obj:`x` the first time it meets that tensor (the result is remembered
+    on it: a graph that changes is a new tensor) or never, if the caller
+    passes :obj:`validated=True` for a structure it has checked itself."""
     if x.is_cuda or adj.layout != torch.sparse_csr:
         return adj @ x
     kernel = csr_spmm_kernel() if csr_kernel_applies(adj, x) else None
-    if kernel is not None:
-        return kernel(adj.crow_indices(), adj.col_indices(), adj.values(), x)
-    return torch.sparse.mm(adj, x, 'sum')
+    if kernel is None:
+        return torch.sparse.mm(adj, x, 'sum')
+    # Valid column ids for an x of n rows stay valid for any x of >= n rows.
+    checked_rows = getattr(adj, '_lirdrec_checked_rows', None)
+    check = not validated and (checked_rows is None
+                               or x.size(0) < checked_rows)
+    out = kernel(adj.crow_indices(), adj.col_indices(), adj.values(), x,
+                 check)
+    if check:
+        adj._lirdrec_checked_rows = x.size(0)
+    return out

@@ -191,3 +191,21 @@ def test_applies_only_to_its_case():
         assert kernels.csr_kernel_applies(adj, x)
     batched = torch.stack([adj.to_dense()] * 2).to_sparse_csr()
     assert not kernels.csr_kernel_applies(batched, x)
+
+
+def test_structure_is_checked_once_per_tensor_and_row_count(spmm):
+    adj = random_csr(4, 5, 10, seed=9)
+    x = torch.randn(5, 16)
+    assert torch.allclose(kernels.spmm(adj, x), adj.to_dense() @ x,
+                          atol=1e-6)
+    assert adj._lirdrec_checked_rows == 5
+    # Fewer rows than the structure was checked for: checked again, and
+    # rejected, instead of reading outside x.
+    with pytest.raises(RuntimeError, match='out of range'):
+        kernels.spmm(adj, torch.randn(3, 16))
+    # A caller-validated product skips the check (and the cache).
+    fresh = random_csr(4, 5, 10, seed=9)
+    x = torch.randn(5, 16)
+    assert torch.equal(kernels.spmm(fresh, x, validated=True),
+                       torch.sparse.mm(fresh, x, 'sum'))
+    assert not hasattr(fresh, '_lirdrec_checked_rows')
