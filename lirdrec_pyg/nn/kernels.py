@@ -11,13 +11,16 @@ dispatches to it; :class:`~lirdrec_pyg.nn.LightGCNPropagation`,
 It is compiled with :func:`torch.utils.cpp_extension.load` the first time it
 is needed (about 30 s, then cached by torch under
 ``~/.cache/torch_extensions`` or ``$TORCH_EXTENSIONS_DIR``), for the CPU it
-runs on (``-march=native``). Without a C++ compiler, or with the environment
-variable ``LIRDREC_KERNELS=0``, everything runs on torch's own kernels, with
-the same results. Build it ahead of time with
-``lirdrec build-kernels`` (``make install`` does).
+runs on (``-march=native``; one build per CPU feature set, so a shared home
+folder serves different machines). Without a C++ compiler, or with the
+environment variable ``LIRDREC_KERNELS=0``, everything runs on torch's own
+kernels, with the same results. Build it ahead of time with ``lirdrec
+build-kernels`` (``make install`` does).
 """
+import hashlib
 import logging
 import os
+import platform
 import time
 import warnings
 from pathlib import Path
@@ -28,8 +31,23 @@ from torch import Tensor
 
 logger = logging.getLogger(__name__)
 
-#: Bump with any change to the C++ source: the name keys torch's build cache.
-_EXTENSION_NAME = 'lirdrec_pyg_spmm_v2'
+
+def _cpu_tag() -> str:
+    # -march=native binaries must not be shared between different CPUs (a
+    # home folder on a cluster): the CPU's feature flags go into the name.
+    flags = platform.machine() + platform.processor()
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags += next((line for line in f
+                           if line.startswith(('flags', 'Features'))), '')
+    except OSError:
+        pass
+    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
+#: Bump the version with any change to the C++ source: the name keys torch's
+#: build cache.
+_EXTENSION_NAME = f'lirdrec_pyg_spmm_v2_{_cpu_tag()}'
 _SOURCE = Path(__file__).resolve().parents[1] / 'csrc' / 'spmm.cpp'
 _ENV = 'LIRDREC_KERNELS'
 

@@ -209,3 +209,10 @@ def test_structure_is_checked_once_per_tensor_and_row_count(spmm):
     assert torch.equal(kernels.spmm(fresh, x, validated=True),
                        torch.sparse.mm(fresh, x, 'sum'))
     assert not hasattr(fresh, '_lirdrec_checked_rows')
+
+
+def test_build_is_named_per_cpu():
+    import re
+    assert re.fullmatch(r'lirdrec_pyg_spmm_v\d+_[0-9a-f]{8}',
+                        kernels._EXTENSION_NAME)
+    assert kernels._cpu_tag() == kernels._cpu_tag()
