@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.timing import best_ms  # noqa: E402
 from lirdrec_pyg.data import UI, load_dataset  # noqa: E402
 from lirdrec_pyg.models import create_model  # noqa: E402
-from lirdrec_pyg.nn.kernels import spmm  # noqa: E402
+from lirdrec_pyg.nn.kernels import csr_spmm_kernel, spmm  # noqa: E402
 from lirdrec_pyg.nn.propagation import transpose_csr  # noqa: E402
 from lirdrec_pyg.train.config import load_config  # noqa: E402
 from lirdrec_pyg.train.trainer import make_adam  # noqa: E402
@@ -127,7 +127,8 @@ def main(argv=None) -> int:
         out[f'{name}_gemm_gflops'] = (out['encoder_gflop_per_step'] /
                                       out[f'{name}_encoder_gemms_ms'] * 1e3)
     out = {k: round(v, 3) for k, v in out.items()}
-    out.update(dataset=args.dataset, threads=torch.get_num_threads())
+    out.update(dataset=args.dataset, threads=torch.get_num_threads(),
+               compiled_spmm=csr_spmm_kernel() is not None)
     print(json.dumps(out, indent=1))
     return 0
 

@@ -43,6 +43,7 @@ def time_model(dataset: str, model_name: str, epochs: int, threads: int,
     import torch
 
     from lirdrec_pyg.models import create_model
+    from lirdrec_pyg.nn.kernels import csr_spmm_kernel
     from lirdrec_pyg.train import FullRankingEvaluator, TrainConfig
     from lirdrec_pyg.train.config import load_config
     from lirdrec_pyg.train.trainer import Trainer, make_adam
@@ -84,7 +85,9 @@ def time_model(dataset: str, model_name: str, epochs: int, threads: int,
            'eval_seconds': round(eval_s, 3),
            'peak_mib': round(peak_mib(), 1),
            'data_peak_mib': round(base_peak, 1),
-           'threads': torch.get_num_threads()}
+           'threads': torch.get_num_threads(),
+           # Timings depend on it (results do not): record which SpMM ran.
+           'compiled_spmm': csr_spmm_kernel() is not None}
     if reference and model_name != 'lightgcn':
         ref_s, _ = measure('lightgcn')
         out['lightgcn_epoch_seconds'] = round(ref_s, 3)

@@ -144,3 +144,11 @@ def reproduce(model: str, dataset: str, seed: int,
         f'train.seed={seed}', 'train.progress=false', 'train.threads=1',
         *overrides])
     return run_experiment(dataset, model, config, data=data)['test']
+
+
+def assert_reaches(test: Dict[str, float], recall20: float, ndcg20: float,
+                   share: float = 0.95) -> None:
+    r"""The test Recall@20 and NDCG@20 of a reproduction are at least
+    :obj:`share` of the reference run's :obj:`recall20` and :obj:`ndcg20`."""
+    assert test['Recall@20'] >= share * recall20, test['Recall@20']
+    assert test['NDCG@20'] >= share * ndcg20, test['NDCG@20']
