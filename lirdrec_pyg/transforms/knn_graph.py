@@ -90,13 +90,14 @@ def exact_topk(query: Tensor, ref: Tensor, k: int, block_size: int,
 
 def faiss_topk(query: Tensor, ref: Tensor, k: int,
                ef_search: Optional[int] = None) -> Tensor:
-    r"""Approximate :func:`exact_topk` by inner product through a faiss
+    r"""Approximate :func:`exact_topk` by cosine similarity through a faiss
     (`"The Faiss library" <https://arxiv.org/abs/2401.08281>`_) HNSW index
     (`"Efficient and robust approximate nearest neighbor search using
     Hierarchical Navigable Small World graphs"
     <https://arxiv.org/abs/1603.09320>`_) of :obj:`ref`: no training, and a
     cost per row that grows with :math:`\log M` rather than :math:`M`.
-    Entries the index could not fill are :obj:`-1`. Runs on as many threads
+    The rows are normalised a chunk at a time on their way into faiss, so
+    that the index holds the only normalised copy of :obj:`ref`. Entries the index could not fill are :obj:`-1`. Runs on as many threads
     as torch (with more than one, faiss builds the graph in a
     non-deterministic order); faiss works on the CPU, and the result comes
     back to :obj:`query`'s device."""
@@ -106,7 +107,8 @@ def faiss_topk(query: Tensor, ref: Tensor, k: int,
         raise ValueError(f"'ef_search' must be positive (got {ef_search})")
 
     def as_numpy(x: Tensor) -> Any:
-        return x.detach().to('cpu', torch.float32).contiguous().numpy()
+        x = F.normalize(x.detach().to('cpu', torch.float32), p=2, dim=-1)
+        return x.contiguous().numpy()
 
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(torch.get_num_threads())
@@ -205,13 +207,13 @@ def knn_indices(query: Tensor, ref: Tensor, k: int,
     if not 1 <= k <= max_k:
         raise ValueError(f"'k' must lie in [1, {max_k}] (got {k})")
     block_size = auto_block_size(ref.size(0), block_size)
-    same = query is ref
-    ref = F.normalize(ref.detach(), p=2, dim=-1)
-    query = ref if same else F.normalize(query.detach(), p=2, dim=-1)
     self_cols = (torch.arange(query.size(0), device=query.device)
                  if with_self else None)
     self_fill = math.inf if force_self else -math.inf
     if method == 'exact':
+        same = query is ref
+        ref = F.normalize(ref.detach(), p=2, dim=-1)
+        query = ref if same else F.normalize(query.detach(), p=2, dim=-1)
         return exact_topk(query, ref, k, block_size, self_cols, self_fill)
 
     candidates = faiss_topk(query, ref, k + int(exclude_self), ef_search)
@@ -220,7 +222,8 @@ def knn_indices(query: Tensor, ref: Tensor, k: int,
     unfilled = (candidates < 0).any(dim=1).nonzero().view(-1)
     if unfilled.numel() > 0:
         candidates[unfilled] = exact_topk(
-            query[unfilled], ref, k, block_size,
+            F.normalize(query[unfilled].detach(), p=2, dim=-1),
+            F.normalize(ref.detach(), p=2, dim=-1), k, block_size,
             None if self_cols is None else self_cols[unfilled], self_fill)
     return candidates
 
