@@ -442,10 +442,12 @@ def split_labels(user: np.ndarray, time: Optional[np.ndarray],
     return label
 
 
-def _format_numbers(x: np.ndarray) -> np.ndarray:
-    if np.all(x == np.round(x)) and np.abs(x).max() < 2**62:
-        return x.astype(np.int64).astype(str)
-    return np.array([repr(float(v)) for v in x])
+def _as_strings(x: np.ndarray) -> List[str]:
+    # Integral numbers without a decimal point (timestamps, 1-5 stars).
+    if x.dtype.kind == 'f' and np.all(x == np.round(x)) and (
+            x.size == 0 or np.abs(x).max() < 2**62):
+        x = x.astype(np.int64)
+    return list(map(str, x.tolist()))
 
 
 def write_mmrec(folder: PathLike, name: str, user: np.ndarray,
@@ -460,14 +462,14 @@ def write_mmrec(folder: PathLike, name: str, user: np.ndarray,
         The path of the written file.
     """
     order = np.lexsort((item, user) if time is None else (item, time, user))
-    columns = [('userID', user.astype(str)), ('itemID', item.astype(str))]
+    columns = [('userID', user), ('itemID', item)]
     if rating is not None:
-        columns.append(('rating', _format_numbers(rating)))
+        columns.append(('rating', rating))
     if time is not None:
-        columns.append(('timestamp', _format_numbers(time)))
-    columns.append(('x_label', x_label.astype(str)))
+        columns.append(('timestamp', time))
+    columns.append(('x_label', x_label))
     header = '\t'.join(c for c, _ in columns)
-    values = [v[order].tolist() for _, v in columns]
+    values = [_as_strings(v[order]) for _, v in columns]
     body = '\n'.join(map('\t'.join, zip(*values)))
     path = Path(folder) / f'{name}.inter'
     atomic_write(path, lambda f: f.write(f'{header}\n{body}\n'), 'w')
