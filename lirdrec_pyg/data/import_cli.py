@@ -72,6 +72,18 @@ def _add_import_parser(sub: Any) -> None:
     g.add_argument('--item-captions', default=None, metavar='FILE',
                    help='caption file keyed by raw item id (from `lirdrec '
                    'features caption`) embedded into image_feat.npy')
+    g.add_argument('--item-images', default=None, metavar='SRC',
+                   help='images to caption (with --caption-model) into '
+                   '<out>/captions.tsv and embed into image_feat.npy: a '
+                   'folder of <raw item id>.<ext>, or a .csv/.tsv of raw '
+                   'item id, image path')
+    g.add_argument('--item-image-cols', nargs=2, default=(None, None),
+                   metavar=('ID', 'PATH'), help='id and path columns of an '
+                   'image table (default: the first two)')
+    g.add_argument('--caption-model', default=None, metavar='FOLDER',
+                   help='folder of a transformers image-to-text model')
+    g.add_argument('--caption-prompt', default=None,
+                   help='text prefix (BLIP) or user message (chat models)')
     g.add_argument('--missing-text', choices=MISSING_TEXT, default='mean',
                    help='items without text/caption: mean or zero row, '
                    'error, or drop their interactions before the k-core '
@@ -104,7 +116,20 @@ def _item_inputs(args: argparse.Namespace) -> Dict[str, Any]:
             replace=[tuple(r) for r in args.item_text_replace])
     if args.item_captions is not None:
         from lirdrec_pyg.features.caption import caption_texts
+        if args.item_images is not None:
+            raise ValueError('--item-captions and --item-images exclude '
+                             'each other')
         out['image_captions'] = caption_texts(args.item_captions)
+    if (args.item_images is None) != (args.caption_model is None):
+        raise ValueError('--item-images and --caption-model go together')
+    if args.item_images is not None:
+        from lirdrec_pyg.features.caption import (ImageCaptioner,
+                                                  collect_images)
+        out['item_images'] = collect_images(args.item_images,
+                                            *args.item_image_cols)
+        out['captioner'] = ImageCaptioner(args.caption_model,
+                                          prompt=args.caption_prompt,
+                                          device=args.device)
     if out:
         from lirdrec_pyg.features.requirements import require
         from lirdrec_pyg.features.text import SentenceEmbedder

@@ -55,6 +55,9 @@ SPLITS = ('random', 'temporal', 'global_temporal')
 #: items' interactions are removed before the k-core).
 MISSING_TEXT = ('mean', 'zero', 'error', 'drop')
 REPORT_FILE = 'import.json'
+#: The caption file written when item images are captioned; it is kept by
+#: an overwriting import, as it is keyed by raw id and image path.
+CAPTION_FILE = 'captions.tsv'
 MAP_FILES = ('user_map.tsv', 'item_map.tsv')
 _TAB_SUFFIXES = {'.tsv', '.tab', '.txt', '.inter'}
 
@@ -693,6 +696,21 @@ def _embed(folder: Path, modality: str, aligned: Dict[int, str],
             'missing_raw_ids': missing[:20], 'embedder': report.embedder}
 
 
+def _caption(folder: Path, item_images: Mapping[str, PathLike],
+             item_raw: Sequence[str], captioner: Any,
+             progress: bool) -> Dict[str, str]:
+    from lirdrec_pyg.features.caption import caption_images, caption_texts
+    images = {raw: item_images[raw] for raw in item_raw
+              if raw in item_images}
+    report = caption_images(images, captioner, folder / CAPTION_FILE,
+                            progress=progress)
+    if report.failed:
+        first = next(iter(report.failed.items()))
+        warnings.warn(f"{len(report.failed)} image(s) could not be read "
+                      f"(first: item {first[0]}, {first[1]})", stacklevel=3)
+    return caption_texts(folder / CAPTION_FILE)
+
+
 def import_interactions(
     input: PathLike,
     out: PathLike,
@@ -710,6 +728,8 @@ def import_interactions(
     seed: int = 2024,
     item_texts: Optional[Mapping[str, str]] = None,
     image_captions: Optional[Mapping[str, str]] = None,
+    item_images: Optional[Mapping[str, PathLike]] = None,
+    captioner: Any = None,
     embedder: Any = None,
     missing_text: str = 'mean',
     overwrite: bool = False,
@@ -718,8 +738,8 @@ def import_interactions(
     r"""Imports an interaction table into an MMRec dataset folder
     :obj:`out` (see the module description): :obj:`<name>.inter`,
     :obj:`user_map.tsv`, :obj:`item_map.tsv`, :obj:`import.json` and, with
-    :obj:`item_texts` / :obj:`image_captions`, :obj:`text_feat.npy` /
-    :obj:`image_feat.npy`. The folder then loads with
+    :obj:`item_texts` / :obj:`image_captions` (or :obj:`item_images`),
+    :obj:`text_feat.npy` / :obj:`image_feat.npy`. The folder then loads with
     :func:`~lirdrec_pyg.data.mmrec.read_mmrec`.
 
     The global temporal split can leave users without training
@@ -757,10 +777,18 @@ def import_interactions(
             embedded into :obj:`image_feat.npy` (*e.g.*, from
             :func:`lirdrec_pyg.features.caption.caption_texts`).
             (default: :obj:`None`)
+        item_images (dict, optional): Raw item id -> image file, captioned
+            by :obj:`captioner` into :obj:`<out>/captions.tsv` (only the
+            items kept; the file is the feature pipeline's resumable caption
+            file, see :func:`lirdrec_pyg.features.caption.caption_images`)
+            and embedded like :obj:`image_captions`. (default: :obj:`None`)
+        captioner (Captioner, optional): The image-to-text model, *e.g.*,
+            :class:`~lirdrec_pyg.features.caption.ImageCaptioner`; needed
+            with :obj:`item_images`. (default: :obj:`None`)
         embedder (Embedder, optional): The text encoder. (default: the
             feature pipeline's
             :class:`~lirdrec_pyg.features.text.SentenceEmbedder`)
-        missing_text (str, optional): Items without text or caption:
+        missing_text (str, optional): Items without text or image:
             :obj:`"mean"` (the mean row of the others, the feature
             pipeline's default), :obj:`"zero"`, :obj:`"error"`, or
             :obj:`"drop"` (their interactions are removed before the k-core).
@@ -789,6 +817,10 @@ def import_interactions(
     if min(user_k, item_k) < 0:
         raise ValueError(f"k-core bounds must be non-negative (got "
                          f"{user_k}, {item_k})")
+    if item_images is not None and (image_captions is not None or
+                                    captioner is None):
+        raise ValueError("'item_images' needs a 'captioner' and excludes "
+                         "'image_captions'")
     _check_ratios(ratios)
     check_output_folder(folder, overwrite)
 
@@ -809,11 +841,11 @@ def import_interactions(
     report.duplicates = int((~keep).sum())
     data = data.subset(keep)
 
-    modalities = {m: t for m, t in (('text', item_texts),
-                                    ('image', image_captions))
-                  if t is not None}
-    for modality, texts in modalities.items():
-        known = {raw for raw, t in texts.items() if t and t.strip()}
+    inputs = {m: t for m, t in (('text', item_texts),
+                                ('image', image_captions or item_images))
+              if t is not None}
+    for modality, texts in inputs.items():
+        known = {raw for raw, t in texts.items() if t and str(t).strip()}
         has = np.fromiter((raw in known for raw in data.item_ids),
                           dtype=bool, count=len(data.item_ids))
         if len(data) and not has[data.item].any():
@@ -874,12 +906,16 @@ def import_interactions(
     write_id_map(folder / 'user_map.tsv', 'userID', user_col, user_raw)
     write_id_map(folder / 'item_map.tsv', 'itemID', item_col, item_raw)
     files += list(MAP_FILES)
-    if modalities:
+    if item_images is not None:
+        inputs['image'] = _caption(folder, item_images, item_raw, captioner,
+                                   progress)
+        files.append(CAPTION_FILE)
+    if inputs:
         if embedder is None:
             from lirdrec_pyg.features.text import SentenceEmbedder
             embedder = SentenceEmbedder()
         fallback = 'error' if missing_text == 'drop' else missing_text
-        for modality, texts in modalities.items():
+        for modality, texts in inputs.items():
             aligned = align_texts(texts, item_raw)
             report.features[modality] = _embed(
                 folder, modality, aligned, item_raw, embedder, fallback,
