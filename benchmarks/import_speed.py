@@ -87,7 +87,8 @@ def main(argv=None) -> int:
         'seconds_per_step': seconds, 'seconds_steps': round(steps, 2),
         'seconds_import_interactions': round(whole, 2),
         'rows_per_second': int(args.rows / whole),
-        'threads': torch.get_num_threads(), 'python': platform.python_version(),
+        'threads': torch.get_num_threads(),
+        'python': platform.python_version(),
         'numpy': np.__version__}, indent=2))
     return 0
 

@@ -408,7 +408,8 @@ def split_labels(user: np.ndarray, time: Optional[np.ndarray],
     r"""The MMRec :obj:`x_label` of every interaction (0 train,
     1 validation, 2 test) from the library's splits: :obj:`"random"`
     (:func:`~lirdrec_pyg.data.splits.random_split_per_user`),
-    :obj:`"temporal"` (:func:`~lirdrec_pyg.data.splits.temporal_split_per_user`)
+    :obj:`"temporal"`
+    (:func:`~lirdrec_pyg.data.splits.temporal_split_per_user`)
     or :obj:`"global_temporal"`
     (:func:`~lirdrec_pyg.data.splits.global_temporal_split`).
 
