@@ -116,3 +116,16 @@ def test_trainer_on_cuda_matches_cpu(data, name):
     # Different random streams for the negatives on the GPU: close, not equal.
     assert results['cuda'].test['Recall@10'] == pytest.approx(
         results['cpu'].test['Recall@10'], abs=0.1)
+
+
+@pytest.mark.parametrize('name', sorted(
+    n for n in __import__('lirdrec_pyg.models', fromlist=['MODELS']).MODELS))
+def test_every_model_runs_two_epochs_on_cuda(data, name):
+    # Every tensor a model uses must have moved with it (buffers, graphs,
+    # per-epoch rebuilt graphs); a CPU leftover fails here.
+    seed_everything(0)
+    trainer = Trainer(create_model(name, data), data,
+                      TrainConfig(device='cuda', epochs=2, batch_size=128,
+                                  progress=False, ks=[5, 10]))
+    result = trainer.fit()
+    assert 0.0 <= result.test['Recall@10'] <= 1.0

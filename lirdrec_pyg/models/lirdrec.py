@@ -108,10 +108,11 @@ class LIRDRec(Recommender):
             by default. (default: :obj:`"float32"`)
 
     Shardable (:meth:`shard`): every process encodes only its block of
-    items (and keeps only that block of the DCT input), normalises and
-    propagates the rows of its users and items, and gathers the propagated
-    rows; PWC, the item graph and the loss then run on all rows in every
-    process, which keeps PWC's state the same everywhere.
+    items (and keeps only that block of the DCT input), gathers the
+    normalised item encodings, propagates the rows of its users and items,
+    and gathers the propagated rows; PWC, the item graph and the loss then
+    run on all rows in every process, which keeps PWC's state the same
+    everywhere.
     """
     shardable = True
 
@@ -279,11 +280,16 @@ class LIRDRec(Recommender):
             ego = l2_normalize(ego).flatten(1)
             out = self.propagation(ego, self.adj)
         else:
+            # Every rank normalises all users (cheaper than gathering them)
+            # and gathers the items, which each rank encodes a block of.
             start, end = self.sharding.user_range
-            ego = torch.cat([self.user_preference[start:end], items], dim=0)
-            ego = l2_normalize(ego).flatten(1)
+            users = l2_normalize(self.user_preference).flatten(1)
+            items = l2_normalize(items).flatten(1)
+            ego = torch.cat([users, self.sharding.gather_items(items)])
+            local = torch.cat([users[start:end], items])
             out = self.sharding.gather_nodes(sharded_propagation(
-                self.propagation, ego, self.adj_rows, self.sharding))
+                self.propagation, local, self.adj_rows, self.sharding,
+                x_full=ego))
         return out[:self.num_users], out[self.num_users:]
 
     def forward(self) -> Tuple[Tensor, Tensor]:
