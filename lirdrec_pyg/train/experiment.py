@@ -8,15 +8,15 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import numpy as np
 import torch
 import torch_geometric
-import yaml
 
 import lirdrec_pyg
 from lirdrec_pyg.data import load_dataset
+from lirdrec_pyg.data.datasets import resolve_dataset
 from lirdrec_pyg.models import create_model
+from lirdrec_pyg.train.config import effective_config
 from lirdrec_pyg.train.io import atomic_write_json
+from lirdrec_pyg.train.run_folder import RESULTS, RunFolder
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
-
-RESULTS = 'results.json'
 
 
 def versions() -> Dict[str, str]:
@@ -59,22 +59,79 @@ def _file_logger(path: Path) -> Callable[[str], None]:
     logger = logging.getLogger(f'lirdrec_pyg.run.{path}')
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    if not logger.handlers:
-        handler = logging.FileHandler(path)
-        handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
-        logger.addHandler(handler)
+    for handler in list(logger.handlers):  # a file an --overwrite removed
+        logger.removeHandler(handler)
+        handler.close()
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
+    logger.addHandler(handler)
     return logger.info
 
 
-def run_experiment(dataset: str, model: str, config: Dict[str, Any],
+def item_graph_weights(model: Any, data: Any,
+                       model_cfg: Dict[str, Any]) -> Optional[Dict[str, float]]:
+    r"""The modality weights of the item-item graph :obj:`model` uses
+    (LIRDRec, FREEDOM, DRAGON...), or :obj:`None` for models without one."""
+    weights = getattr(model, 'item_graph_weights', None)
+    if weights:
+        return dict(weights)
+    if 'modality_weights' not in model_cfg or not getattr(
+            data, 'modalities', None):
+        return None
+    from lirdrec_pyg.transforms.knn_graph import ItemKNNGraph
+    return ItemKNNGraph(modality_weights=model_cfg['modality_weights'],
+                        modalities=model_cfg.get('modalities')
+                        ).resolve_weights(data)
+
+
+def complete_config(dataset: Union[str, Path], model: str,
+                    config: Dict[str, Any]) -> Dict[str, Any]:
+    r"""The effective configuration of :obj:`config` (checked, defaults
+    filled in, with its ``run`` section), for configurations not made by
+    :func:`~lirdrec_pyg.train.config.load_config`."""
+    if config.get('run', {}).get('model') == model and all(
+            s in config for s in ('model', 'train', 'data', 'eval')):
+        return config
+    spec = resolve_dataset(dataset)
+    out = effective_config(model, spec, config)
+    out['run'] = {
+        'model': model, 'dataset': spec.name,
+        'dataset_path': str(spec.path.resolve()) if spec.path else None,
+        'dataset_config': None, 'config_file': None,
+        'seed': out['train']['seed']}
+    return out
+
+
+def run_experiment(dataset: Union[str, Path], model: str,
+                   config: Dict[str, Any],
                    out_dir: Optional[Union[str, Path]] = None,
                    resume: bool = False,
                    echo: Optional[Callable[[str], None]] = None,
-                   data: Any = None) -> Dict[str, Any]:
+                   data: Any = None, overwrite: bool = False
+                   ) -> Dict[str, Any]:
     r"""Loads :obj:`dataset`, builds :obj:`model` with :obj:`config`
     (see :func:`~lirdrec_pyg.train.config.load_config`), trains it and
     returns (and, with :obj:`out_dir`, atomically writes) the results with
-    the config, versions and thread count beside them."""
+    the config, versions and thread count beside them.
+
+    With :obj:`out_dir`, the folder is locked for the run, a folder holding
+    another run is refused unless :obj:`overwrite` (or :obj:`resume` with
+    an unchanged configuration, see
+    :class:`~lirdrec_pyg.train.run_folder.RunFolder`), and
+    :obj:`config.yaml` records the effective configuration.
+    """
+    config = complete_config(dataset, model, config)
+    folder = RunFolder(out_dir) if out_dir is not None else None
+    if folder is None:
+        return _run(dataset, model, config, None, resume, echo, data)
+    with folder:
+        config = folder.prepare(config, resume=resume, overwrite=overwrite)
+        return _run(dataset, model, config, folder.path, resume, echo, data)
+
+
+def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
+         out: Optional[Path], resume: bool,
+         echo: Optional[Callable[[str], None]], data: Any) -> Dict[str, Any]:
     train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
     torch.set_num_threads(train_cfg.threads)
     if data is None:
@@ -85,30 +142,31 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
         from lirdrec_pyg.data.cold_start import hold_out_items
         data, cold = hold_out_items(data, eval_cfg['cold_item_fraction'],
                                     seed=train_cfg.seed)
-    out = Path(out_dir) if out_dir is not None else None
     log_lines = []
+    file_log = _file_logger(out / 'train.log') if out is not None else None
 
     def log(line: str) -> None:
         log_lines.append(line)
         if echo is not None:
             echo(line)
-        if out is not None:
+        if file_log is not None:
             file_log(line)
 
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        file_log = _file_logger(out / 'train.log')
-        with open(out / 'config.yaml', 'w') as f:
-            yaml.safe_dump({'dataset': dataset, 'model': model, **config}, f,
-                           sort_keys=False)
     seed_everything(train_cfg.seed)
     recommender = create_model(model, data, **(config.get('model') or {}))
+    weights = item_graph_weights(recommender, data, config.get('model') or {})
+    if weights:
+        # Which modality weighs what in the item graph is easy to get wrong
+        # (the reference gives 0.9 to whatever sits in its text slot).
+        log('item-graph modality weights: ' + ', '.join(
+            f'{m} {w:g}' for m, w in weights.items()))
     trainer = Trainer(recommender, data, train_cfg, out_dir=out,
                       resume=resume, log=log)
     result = trainer.fit()
     results: Dict[str, Any] = {
-        'dataset': dataset,
+        'dataset': config['run']['dataset'],
         'model': model,
+        'seed': train_cfg.seed,
         'config': config,
         'best_epoch': result.best_epoch,
         'epochs': result.epochs,
@@ -119,6 +177,8 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
         'threads': torch.get_num_threads(),
         'history': compact_history(result.history),
     }
+    if weights:
+        results['item_graph_weights'] = dict(weights)
     if cold is not None:
         from lirdrec_pyg.train.cold_start import evaluate_cold_items
         results['cold_start'] = evaluate_cold_items(recommender, data, cold,
