@@ -75,7 +75,7 @@ def _cmd_build_kernels(args: argparse.Namespace) -> int:
     if not kernels_enabled():
         print('LIRDREC_KERNELS=0: the compiled kernels are disabled')
         return 1
-    if load_spmm_extension(verbose=args.verbose) is None:
+    if load_spmm_extension(verbose=args.verbose, build=True) is None:
         print("the compiled SpMM kernel did not build (see the warning); "
               "torch's kernels are used")
         return 1
@@ -144,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.set_defaults(func=_cmd_plot)
 
     kernels = sub.add_parser(
-        'build-kernels', help='compile the optional C++ SpMM kernel now '
-        '(otherwise built on first use, ~30 s)')
+        'build-kernels', help='compile the optional C++ SpMM kernel into '
+        'this install (once, ~30 s; runs never compile it)')
     kernels.add_argument('--verbose', action='store_true',
                          help="show the compiler's output")
     kernels.set_defaults(func=_cmd_build_kernels)
