@@ -1,5 +1,5 @@
-"""The ``lirdrec`` command line: train, datasets, summary, plot, features,
-build-kernels."""
+"""The ``lirdrec`` command line: train, datasets, summary, plot, data import,
+features, build-kernels."""
 import argparse
 import json
 import os
@@ -19,6 +19,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = list(args.set or [])
     if args.threads is not None:
         overrides.append(f'train.threads={args.threads}')
+    if args.device is not None:
+        overrides.append(f'train.device={args.device}')
     if args.cold_items is not None:
         overrides.append(f'eval.cold_item_fraction={args.cold_items}')
     if args.no_progress:
@@ -115,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help='replace the run an --out folder holds')
     train.add_argument('--threads', type=int,
                        help='torch threads (default: the config, 1)')
+    train.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
+                       help='where to train: auto is cuda if available '
+                       '(default: the config, cpu); under torchrun each '
+                       'process takes the GPU of its LOCAL_RANK')
     train.add_argument('--cold-items', type=float, metavar='FRACTION',
                        help='hold out this share of items entirely and '
                        'report their ranking separately (cold_start)')
@@ -149,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     kernels.add_argument('--verbose', action='store_true',
                          help="show the compiler's output")
     kernels.set_defaults(func=_cmd_build_kernels)
+
+    from lirdrec_pyg.data.import_cli import add_data_parser
+    add_data_parser(sub)
 
     try:
         from lirdrec_pyg.features.cli import add_features_parser

@@ -68,7 +68,7 @@ class BPRSampler:
             pool_size = self.num_items
             pool_users, pool_pos = self.users, self.items
         else:
-            self.pool = torch.unique(negative_items.long())
+            self.pool = torch.unique(negative_items.long().to(key.device))
             if self.pool.numel() == 0 or int(self.pool[0]) < 0 or int(
                     self.pool[-1]) >= self.num_items:
                 raise ValueError(f"'negative_items' must hold item ids in "

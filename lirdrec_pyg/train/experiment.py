@@ -12,10 +12,12 @@ import torch_geometric
 import lirdrec_pyg
 from lirdrec_pyg.data import load_dataset
 from lirdrec_pyg.data.datasets import resolve_dataset
+from lirdrec_pyg.distributed import (init_process_group, is_main_process,
+                                    resolve_device)
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train.config import effective_config
 from lirdrec_pyg.train.io import atomic_write_json
-from lirdrec_pyg.train.run_folder import RESULTS, RunFolder
+from lirdrec_pyg.train.run_folder import RESULTS, RunFolder, RunFolderError
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
 
 
@@ -119,14 +121,41 @@ def run_experiment(dataset: Union[str, Path], model: str,
     an unchanged configuration, see
     :class:`~lirdrec_pyg.train.run_folder.RunFolder`), and
     :obj:`config.yaml` records the effective configuration.
-    """
+
+    Under ``torchrun`` every process runs this function; they train one
+    model together (see :class:`~lirdrec_pyg.train.Trainer`) and only rank 0
+    locks and writes :obj:`out_dir` and echoes the log."""
     config = complete_config(dataset, model, config)
-    folder = RunFolder(out_dir) if out_dir is not None else None
-    if folder is None:
+    train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
+    init_process_group(resolve_device(train_cfg.device))
+    out = Path(out_dir) if out_dir is not None else None
+    if out is None:
         return _run(dataset, model, config, None, resume, echo, data)
-    with folder:
-        config = folder.prepare(config, resume=resume, overwrite=overwrite)
+    if not is_main_process():
+        # Rank 0 checks the folder; the others follow its verdict.
+        if _agree(None) is not None:
+            raise RunFolderError('rank 0 refused the run folder')
+        return _run(dataset, model, config, out, resume, None, data)
+    with RunFolder(out) as folder:
+        try:
+            config = folder.prepare(config, resume=resume,
+                                    overwrite=overwrite)
+        except RunFolderError as error:
+            _agree(str(error))
+            raise
+        _agree(None)
         return _run(dataset, model, config, folder.path, resume, echo, data)
+
+
+def _agree(error: Optional[str]) -> Optional[str]:
+    r"""Rank 0's verdict on the run folder, shared with every rank (no-op
+    in one process)."""
+    import torch.distributed as dist
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return error
+    box = [error]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
@@ -134,6 +163,7 @@ def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
          echo: Optional[Callable[[str], None]], data: Any) -> Dict[str, Any]:
     train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
     torch.set_num_threads(train_cfg.threads)
+    main = is_main_process()
     if data is None:
         data = load_dataset(dataset, **(config.get('data') or {}))
     eval_cfg = config.get('eval') or {}
@@ -143,11 +173,12 @@ def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
         data, cold = hold_out_items(data, eval_cfg['cold_item_fraction'],
                                     seed=train_cfg.seed)
     log_lines = []
-    file_log = _file_logger(out / 'train.log') if out is not None else None
+    file_log = (_file_logger(out / 'train.log')
+                if out is not None and main else None)
 
     def log(line: str) -> None:
         log_lines.append(line)
-        if echo is not None:
+        if echo is not None and main:
             echo(line)
         if file_log is not None:
             file_log(line)
@@ -175,6 +206,7 @@ def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
         'train_seconds': round(result.train_seconds, 3),
         'versions': versions(),
         'threads': torch.get_num_threads(),
+        'processes': _world_size(),
         'history': compact_history(result.history),
     }
     if weights:
@@ -183,6 +215,11 @@ def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
         from lirdrec_pyg.train.cold_start import evaluate_cold_items
         results['cold_start'] = evaluate_cold_items(recommender, data, cold,
                                                     ks=train_cfg.ks)
-    if out is not None:
+    if out is not None and main:
         atomic_write_json(out / RESULTS, results)
     return results
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+    return dist.get_world_size() if dist.is_initialized() else 1
