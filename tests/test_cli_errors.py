@@ -188,3 +188,15 @@ def test_dataset_folder_by_path_trains(tmp_path, capsys):
     assert results['config']['run']['dataset_config'] is None
     assert results['item_graph_weights'] == {'text': 1.0}
     assert 'item-graph modality weights: text 1' in capsys.readouterr().err
+
+
+def test_ctrl_c_is_a_clean_exit(tmp_path, capsys, monkeypatch):
+    import lirdrec_pyg.train.experiment as experiment
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(experiment, 'run_experiment', interrupted)
+    assert train(tmp_path / 'run') == 130
+    err = capsys.readouterr().err
+    assert 'interrupted (continue a training run with --resume)' in err
+    assert 'Traceback' not in err
