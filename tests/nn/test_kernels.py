@@ -127,14 +127,20 @@ def _symmetrise(adj):
     return row, col, dense[row, col]
 
 
-def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
+def fresh_loader(monkeypatch, compile_error):
+    r"""Forgets the loaded kernel and makes every compile attempt raise
+    :obj:`compile_error`."""
     import torch.utils.cpp_extension as cpp_extension
 
-    def no_compiler(*args, **kwargs):
-        raise OSError('no C++ compiler here')
-    monkeypatch.setattr(cpp_extension, 'load', no_compiler)
+    def compiler(*args, **kwargs):
+        raise compile_error
+    monkeypatch.setattr(cpp_extension, 'load', compiler)
     monkeypatch.setattr(kernels, '_module', None)
     monkeypatch.setattr(kernels, '_failed', False)
+
+
+def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
+    fresh_loader(monkeypatch, OSError('no C++ compiler here'))
     monkeypatch.setenv('LIRDREC_KERNEL_DIR', str(tmp_path))
     adj = random_csr(6, 6, 14, seed=5)
     x = torch.randn(6, 32)
@@ -222,13 +228,7 @@ def test_build_is_named_per_cpu():
 
 
 def test_runs_never_compile(monkeypatch, tmp_path):
-    import torch.utils.cpp_extension as cpp_extension
-
-    def compiler(*args, **kwargs):
-        raise AssertionError('a run must not compile')
-    monkeypatch.setattr(cpp_extension, 'load', compiler)
-    monkeypatch.setattr(kernels, '_module', None)
-    monkeypatch.setattr(kernels, '_failed', False)
+    fresh_loader(monkeypatch, AssertionError('a run must not compile'))
     monkeypatch.setenv('LIRDREC_KERNEL_DIR', str(tmp_path / 'empty'))
     with pytest.warns(UserWarning, match="not built for this install.*"
                       "lirdrec build-kernels"):
@@ -241,12 +241,7 @@ def test_runs_never_compile(monkeypatch, tmp_path):
 
 
 def test_built_kernel_loads_without_compiler(spmm, monkeypatch):
-    import torch.utils.cpp_extension as cpp_extension
-
-    def compiler(*args, **kwargs):
-        raise AssertionError('a built kernel needs no compiler')
-    monkeypatch.setattr(cpp_extension, 'load', compiler)
-    monkeypatch.setattr(kernels, '_module', None)
-    monkeypatch.setattr(kernels, '_failed', False)
+    fresh_loader(monkeypatch, AssertionError('a built kernel needs no '
+                                             'compiler'))
     assert kernels._built_library() is not None
     assert kernels.csr_spmm_kernel() is not None
