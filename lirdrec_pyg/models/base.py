@@ -8,6 +8,7 @@ from torch_geometric.data import HeteroData
 from lirdrec_pyg.checks import (check_fraction, check_non_negative,
                                 check_one_of, check_positive)
 from lirdrec_pyg.data.hetero import get_modalities
+from lirdrec_pyg.transforms.adjacency import copy_marks
 
 __all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
@@ -63,7 +64,9 @@ class Recommender(torch.nn.Module):
         super()._apply(fn, recurse)
         for name, adj in self._graphs.items():
             if adj is not None:
-                self._graphs[name] = fn(adj)
+                # A moved graph keeps its library marks (normalised,
+                # symmetric): the fast backward stays without a re-check.
+                self._graphs[name] = copy_marks(adj, fn(adj))
         return self
 
     def reset_parameters(self) -> None:

@@ -107,8 +107,10 @@ class DRAGON(Recommender):
             for m, x in features.items()})
         self.user_modality_weight = torch.nn.Parameter(
             torch.empty(self.num_users, num_mod))
-        self.ui_propagation = LightGCNPropagation(num_layers, 'sum')
+        self.ui_propagation = LightGCNPropagation(num_layers, 'sum',
+                                                  normalize=False)
         self.item_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                    normalize=False,
                                                     symmetric=False)
 
         self.register_graph('adj', get_ui_adjacency(data))
@@ -141,7 +143,8 @@ class DRAGON(Recommender):
                          z[:self.num_users])
             items.append(z[self.num_users:])
         user, item = torch.cat(users, dim=-1), torch.cat(items, dim=-1)
-        user = user + sparse_propagate(self.user_adj, user, symmetric=False)
+        user = user + sparse_propagate(user, self.user_adj, normalize=False,
+                                       symmetric=False)
         item = item + self.item_propagation(item, self.item_adj)
         return user, item
 

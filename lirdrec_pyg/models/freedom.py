@@ -95,8 +95,10 @@ class FREEDOM(Recommender):
             m: torch.nn.Linear(x.size(1), embedding_dim)
             for m, x in self._raw_features.items()})
         self.item_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                    normalize=False,
                                                     symmetric=False)
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean')
+        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
+                                                  normalize=False)
 
         edge_index = data[UI].edge_index
         self.register_graph('item_adj', get_item_graph(

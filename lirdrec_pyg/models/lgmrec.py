@@ -153,8 +153,10 @@ class LGMRec(Recommender):
         self.hyper_proj = torch.nn.ParameterList([
             torch.nn.Parameter(torch.empty(dm, num_hyperedges)) for dm in dims
         ])
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean')
-        self.mm_propagation = LightGCNPropagation(num_mm_layers, 'last')
+        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
+                                                  normalize=False)
+        self.mm_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                  normalize=False)
 
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('interactions', interaction_matrix(
@@ -192,7 +194,8 @@ class LGMRec(Recommender):
         # All modalities side by side in one propagation (columns do not mix).
         items = torch.cat([f @ w for f, w in zip(feats, self.feat_proj)],
                           dim=1)
-        users = sparse_propagate(self.interactions, items, symmetric=False)
+        users = sparse_propagate(items, self.interactions, normalize=False,
+                                 symmetric=False)
         mm = self.mm_propagation(torch.cat([users * self.user_inv_deg, items]),
                                  self.adj)
         local = collab
@@ -203,8 +206,8 @@ class LGMRec(Recommender):
         item_collab = collab[self.num_users:]
         for f, v in zip(feats, self.hyper_proj):
             item_logits = f @ v
-            user_logits = sparse_propagate(self.interactions, item_logits,
-                                           symmetric=False)
+            user_logits = sparse_propagate(item_logits, self.interactions,
+                                           normalize=False, symmetric=False)
             hyper.append(hypergraph_propagate(
                 self._assign(item_logits), self._assign(user_logits),
                 item_collab, self.num_hyper_layers))

@@ -161,7 +161,8 @@ class LIRDRec(Recommender):
                                      persistent=False)
         self.user_preference = torch.nn.Parameter(
             torch.empty(self.num_users, self.num_branches, embedding_dim))
-        self.propagation = LightGCNPropagation(num_layers, combine)
+        self.propagation = LightGCNPropagation(num_layers, combine,
+                                               normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
 
         self.pwc: Optional[PWCFusion] = None
@@ -258,8 +259,8 @@ class LIRDRec(Recommender):
         if self.pwc_item is not None:
             item = self.pwc_item(item)
         if self.use_item_graph:
-            item = sparse_propagate(self.item_adj_plus_identity, item,
-                                    symmetric=False)
+            item = sparse_propagate(item, self.item_adj_plus_identity,
+                                    normalize=False, symmetric=False)
         return user, item
 
     def regularization(self, user: Tensor, item: Tensor) -> Tensor:

@@ -159,8 +159,10 @@ class MGCN(Recommender):
         self.query = torch.nn.Sequential(torch.nn.Linear(d, d),
                                          torch.nn.Tanh(),
                                          torch.nn.Linear(d, 1, bias=False))
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean')
+        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
+                                                  normalize=False)
         self.ii_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                  normalize=False,
                                                   symmetric=False)
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('interactions', normalized_interactions(
@@ -210,7 +212,8 @@ class MGCN(Recommender):
         for k, item in enumerate(self.purify()):
             item = self.ii_propagation(item, getattr(self,
                                                      f'item_graph_{k}'))
-            user = sparse_propagate(self.interactions, item, symmetric=False)
+            user = sparse_propagate(item, self.interactions, normalize=False,
+                                    symmetric=False)
             views.append(torch.cat([user, item], dim=0))
         side, _ = self.fuse(content, views)
         return content, side
