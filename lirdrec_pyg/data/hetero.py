@@ -275,16 +275,17 @@ def get_modalities(data: HeteroData,
         if not isinstance(value, Tensor) or value.dim() != 2 or (
                 store.num_nodes is not None
                 and value.size(0) != store.num_nodes):
-            raise ValueError(f"modality '{key}': data['{node_type}']."
-                             f"{key} must be a [num_items, dim] feature "
-                             f"tensor (got {_describe(value)})")
+            raise ValueError(f"'modalities' must be keys of [num_items, "
+                             f"dim] feature tensors of data['{node_type}'] "
+                             f"(data['{node_type}'].{key}: "
+                             f"{_describe(value)})")
     return keys
 
 
 def _describe(value: object) -> str:
     if isinstance(value, Tensor):
         return f'shape {list(value.shape)}'
-    return type(value).__name__
+    return 'missing' if value is None else type(value).__name__
 
 
 def split_edge_index(data: HeteroData, split: str,

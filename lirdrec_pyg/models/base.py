@@ -1,5 +1,5 @@
 """The interface through which models, the trainer and the evaluator meet."""
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -7,10 +7,10 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import (check_fraction, check_non_negative,
                                 check_one_of, check_positive)
-from lirdrec_pyg.data.hetero import get_modalities
+from lirdrec_pyg.data.hetero import get_modalities, split_edge_index
 from lirdrec_pyg.transforms.adjacency import copy_marks
 
-__all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
+__all__ = ['UI', 'Recommender', 'train_edge_index', 'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
            'squared_embedding_reg', 'require_modalities', 'check_positive',
            'check_fraction', 'check_non_negative', 'check_one_of']
@@ -103,15 +103,27 @@ class Recommender(torch.nn.Module):
         r"""Restores what :meth:`extra_state_for_checkpoint` returned."""
 
 
-def require_modalities(data: HeteroData, model: str) -> List[str]:
+def train_edge_index(data: HeteroData,
+                     edge_type: Optional[Sequence[str]] = None) -> Tensor:
+    r"""The training (user, item) pairs of :obj:`data`, from
+    :obj:`edge_type` or the only user-to-item relation (see
+    :func:`~lirdrec_pyg.data.hetero.user_item_edge_type`)."""
+    return split_edge_index(data, 'train', edge_type)
+
+
+def require_modalities(data: HeteroData, model: str,
+                       keys: Optional[Sequence[str]] = None) -> List[str]:
     r"""The modality names of :obj:`data`
-    (:func:`~lirdrec_pyg.data.get_modalities`), or a :class:`ValueError`
-    naming :obj:`model` if the dataset has no item features."""
-    modalities = get_modalities(data)
+    (:func:`~lirdrec_pyg.data.get_modalities`: :obj:`keys`, else
+    :obj:`data.modalities`, else :obj:`['x']` for :obj:`data['item'].x`), or
+    a :class:`ValueError` naming :obj:`model` if the dataset has no item
+    features."""
+    modalities = get_modalities(data, keys)
     if not modalities:
         raise ValueError(f"{model} needs item features, but dataset "
                          f"'{getattr(data, 'name', '')}' has no modalities "
-                         f"('data.modalities' is empty)")
+                         f"('data.modalities' is empty and data['item'].x "
+                         f"is not set)")
     return modalities
 
 

@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_fraction,
+from lirdrec_pyg.models.base import (Recommender, train_edge_index,
+                                     check_fraction,
                                      check_positive, dot_bpr_loss,
                                      gather_triples, require_modalities)
 from lirdrec_pyg.models.registry import register_model
@@ -100,7 +101,7 @@ class FREEDOM(Recommender):
         self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
                                                   normalize=False)
 
-        edge_index = data[UI].edge_index
+        edge_index = train_edge_index(data)
         self.register_graph('item_adj', get_item_graph(
             data, k=knn_k, modality_weights=modality_weights))
         self.register_graph('adj', get_ui_adjacency(data))

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+from lirdrec_pyg.models.base import (Recommender, train_edge_index,
+                                     check_positive,
                                      dot_bpr_loss, embedding_norm_loss,
                                      require_modalities)
 from lirdrec_pyg.models.registry import register_model
@@ -160,8 +161,8 @@ class LGMRec(Recommender):
 
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('interactions', interaction_matrix(
-            data[UI].edge_index, self.num_users, self.num_items))
-        user = data[UI].edge_index[0]
+            train_edge_index(data), self.num_users, self.num_items))
+        user = train_edge_index(data)[0]
         deg = torch.bincount(user, minlength=self.num_users).float()
         self.register_buffer('user_inv_deg', 1.0 / (deg + 1e-7)[:, None],
                              persistent=False)

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+from lirdrec_pyg.models.base import (Recommender, train_edge_index,
+                                     check_positive,
                                      dot_bpr_loss, gather_triples,
                                      require_modalities)
 from lirdrec_pyg.models.registry import register_model
@@ -166,7 +167,7 @@ class MGCN(Recommender):
                                                   symmetric=False)
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('interactions', normalized_interactions(
-            data[UI].edge_index, self.num_users, self.num_items))
+            train_edge_index(data), self.num_users, self.num_items))
         for k, m in enumerate(self.modalities):
             self.register_graph(f'item_graph_{k}', similarity_knn_graph(
                 data['item'][m], knn_k))

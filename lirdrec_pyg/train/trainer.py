@@ -12,7 +12,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import BPRSampler
-from lirdrec_pyg.models.base import UI, Recommender
+from lirdrec_pyg.models.base import Recommender, train_edge_index
 from lirdrec_pyg.train.evaluator import FullRankingEvaluator
 from lirdrec_pyg.train.io import atomic_torch_save
 
@@ -214,7 +214,7 @@ class Trainer:
             return TrainResult(0, 0, valid, test,
                                time.perf_counter() - start, [], False)
 
-        edge_index = self.data[UI].edge_index
+        edge_index = train_edge_index(self.data)
         sampler = BPRSampler(edge_index.cpu(), self.model.num_users,
                              self.model.num_items)
         optimizer = make_adam(self.model.parameters(), cfg.lr,
