@@ -61,3 +61,6 @@ __all__ = [
     'dataset_summary',
     'format_summary',
 ]
+from lirdrec_pyg.data.in_memory import RecommendationDataset  # noqa: E402
+
+__all__ += ['RecommendationDataset']
