@@ -274,6 +274,7 @@ def _edge_index_matrix(edge_index: Tensor, edge_weight: OptTensor,
         adj = _csr(row, col, edge_weight, num_nodes, num_nodes)
         if normalize:
             adj = gcn_normalize_csr(adj)
+            setattr(adj, NORMALIZED_MARK, True)
     if symmetric is not None:
         setattr(adj, SYMMETRIC_MARK, symmetric)
     adj._lirdrec_edges_symmetric = structure_symmetric

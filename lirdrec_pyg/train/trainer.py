@@ -1,14 +1,13 @@
 """Training with early stopping, checkpoints and exact resumption."""
 import logging
 import math
-import random
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
-import numpy as np
 import torch
+import torch_geometric
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import BPRSampler
@@ -93,10 +92,10 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    r"""Seeds Python, NumPy and torch (model initialisation)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    r"""Seeds Python, NumPy and torch (model initialisation) with
+    :func:`torch_geometric.seed_everything` (NumPy takes seeds below
+    :math:`2^{32}`, hence the modulo)."""
+    torch_geometric.seed_everything(seed % 2**32)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
