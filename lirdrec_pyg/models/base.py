@@ -11,7 +11,8 @@ from lirdrec_pyg.data.hetero import get_modalities, split_edge_index
 from lirdrec_pyg.distributed.sharding import Sharding
 from lirdrec_pyg.transforms.adjacency import copy_marks
 
-__all__ = ['UI', 'Recommender', 'train_edge_index', 'bpr_loss', 'dot_bpr_loss',
+__all__ = ['UI', 'Recommender', 'train_edge_index', 'bpr_loss',
+           'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
            'squared_embedding_reg', 'require_modalities', 'check_positive',
            'check_fraction', 'check_non_negative', 'check_one_of']
