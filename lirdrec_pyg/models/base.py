@@ -1,4 +1,5 @@
 """The interface through which models, the trainer and the evaluator meet."""
+import copy
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -15,7 +16,8 @@ __all__ = ['UI', 'Recommender', 'train_edge_index', 'bpr_loss',
            'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
            'squared_embedding_reg', 'require_modalities', 'check_positive',
-           'check_fraction', 'check_non_negative', 'check_one_of']
+           'check_fraction', 'check_non_negative', 'check_one_of',
+           'with_modalities']
 
 UI = ('user', 'interacts', 'item')
 
@@ -228,6 +230,19 @@ def require_modalities(data: HeteroData, model: str,
                          f"('data.modalities' is empty and data['item'].x "
                          f"is not set)")
     return modalities
+
+
+def with_modalities(data: HeteroData, modalities: List[str]) -> HeteroData:
+    r""":obj:`data` if :obj:`data.modalities` lists every name in
+    :obj:`modalities`, else a shallow copy that does (tensors shared), for
+    transforms that read :obj:`data.modalities` (the item kNN graph) when
+    the features are keys such as :obj:`data['item'].x`; the caller's object
+    is not changed."""
+    if set(modalities) <= set(getattr(data, 'modalities', None) or []):
+        return data
+    view = copy.copy(data)
+    view.modalities = list(modalities)
+    return view
 
 
 def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,

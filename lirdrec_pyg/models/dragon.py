@@ -8,7 +8,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss, require_modalities)
+                                     embedding_bpr_loss, require_modalities,
+                                     with_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -115,7 +116,8 @@ class DRAGON(Recommender):
 
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('item_adj', get_item_graph(
-            data, k=knn_k, modality_weights=modality_weights))
+            with_modalities(data, self.modalities), k=knn_k,
+            modality_weights=modality_weights))
         edge_index, edge_weight = get_user_graph(data, k=user_k)
         self.register_graph('user_adj', user_graph_adjacency(
             edge_index, edge_weight, self.num_users, 'softmax'))

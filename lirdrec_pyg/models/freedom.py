@@ -8,7 +8,8 @@ from torch_geometric.data import HeteroData
 from lirdrec_pyg.models.base import (Recommender, train_edge_index,
                                      check_fraction,
                                      check_positive, dot_bpr_loss,
-                                     gather_triples, require_modalities)
+                                     gather_triples, require_modalities,
+                                     with_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -103,7 +104,8 @@ class FREEDOM(Recommender):
 
         edge_index = train_edge_index(data)
         self.register_graph('item_adj', get_item_graph(
-            data, k=knn_k, modality_weights=modality_weights))
+            with_modalities(data, self.modalities), k=knn_k,
+            modality_weights=modality_weights))
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('edge_index', edge_index)
         self.register_graph('edge_weight', degree_sensitive_edge_weight(

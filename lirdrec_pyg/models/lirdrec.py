@@ -1,5 +1,4 @@
 """LIRDRec: item representations learned directly from multimodal features."""
-import copy
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -11,7 +10,7 @@ from lirdrec_pyg.data.hetero import get_modalities
 from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
                                     sharded_propagation)
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss)
+                                     embedding_bpr_loss, with_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.functional import l2_normalize, mean_square
@@ -26,17 +25,6 @@ from lirdrec_pyg.transforms.knn_graph import (ItemKNNGraph, get_item_graph,
 
 
 PRECISIONS = ('float32', 'bfloat16')
-
-
-def _with_modalities(data: HeteroData, modalities: List[str]) -> HeteroData:
-    # The item-graph transform reads data.modalities; a shallow copy names
-    # feature keys that are not listed there (e.g. data['item'].x) without
-    # changing the caller's object.
-    if set(modalities) <= set(getattr(data, 'modalities', None) or []):
-        return data
-    view = copy.copy(data)
-    view.modalities = list(modalities)
-    return view
 
 
 @register_model('lirdrec')
@@ -204,7 +192,7 @@ class LIRDRec(Recommender):
         self.item_graph_weights: Dict[str, float] = {}
         self.register_graph('item_adj', None)
         if use_item_graph:
-            graph_data = _with_modalities(data, self.modalities)
+            graph_data = with_modalities(data, self.modalities)
             self.item_graph_weights = ItemKNNGraph(
                 knn_k, modality_weights,
                 modalities=self.modalities).resolve_weights(graph_data)

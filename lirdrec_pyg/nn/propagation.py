@@ -145,7 +145,7 @@ def gcn_normalize_csr(adj: Tensor) -> Tensor:
     deg_inv_sqrt.masked_fill_(deg_inv_sqrt == float('inf'), 0.0)
     value = deg_inv_sqrt[row] * value * deg_inv_sqrt[col]
     with warnings.catch_warnings():
-        # CSR support is flagged "beta" by torch; it is what we measured fastest.
+        # CSR support is flagged "beta" by torch; measured fastest here.
         warnings.simplefilter('ignore', UserWarning)
         return torch.sparse_csr_tensor(adj.crow_indices(), col, value,
                                        adj.shape)

@@ -44,3 +44,21 @@ def test_lirdrec_trains_on_rates_relation_with_item_x():
     # Features carry the planted factors: LIRDRec beats popularity clearly
     # (measured 0.77 vs 0.60 Recall@20).
     assert recall['lirdrec'] > recall['popularity'] + 0.05
+
+
+def test_every_model_builds_on_rates_relation_with_item_x():
+    from lirdrec_pyg.models import MODELS
+    data = pyg_user_graph()
+    users, pos, neg = (torch.tensor([0, 1]), torch.tensor([2, 3]),
+                       torch.tensor([4, 5]))
+    for name in sorted(MODELS):
+        torch.manual_seed(0)
+        model = create_model(name, data)
+        if model.trainable:
+            assert torch.isfinite(model.loss(users, pos, neg)), name
+        top = model.recommend(3, users)
+        train = data['user', 'rates', 'item'].edge_index
+        for u, items in zip(users.tolist(), top.tolist()):
+            seen = set(train[1, train[0] == u].tolist())
+            assert not seen & set(items), name
+    assert 'modalities' not in data
