@@ -139,8 +139,7 @@ NEGATIVE_POOLS = ('train_items', 'all_items')
 
 
 def negative_pool(data: 'HeteroData', pool: str = 'train_items',
-                  edge_type: Tuple[str, str, str] = ('user', 'interacts',
-                                                     'item')
+                  edge_type: Optional[Tuple[str, str, str]] = None
                   ) -> Optional[Tensor]:
     r"""The item ids BPR negatives are drawn from.
 
@@ -156,11 +155,14 @@ def negative_pool(data: 'HeteroData', pool: str = 'train_items',
         pool (str, optional): :obj:`"train_items"` or :obj:`"all_items"`.
             (default: :obj:`"train_items"`)
         edge_type (tuple, optional): The interaction relation.
-            (default: :obj:`('user', 'interacts', 'item')`)
+            (default: :obj:`None`: see
+            :func:`~lirdrec_pyg.data.hetero.user_item_edge_type`)
     """
+    from lirdrec_pyg.data.hetero import user_item_edge_type
     if pool not in NEGATIVE_POOLS:
         raise ValueError(f"'negatives' must be one of {list(NEGATIVE_POOLS)} "
                          f"(got '{pool}')")
+    edge_type = user_item_edge_type(data, edge_type)
     if pool == 'train_items':
         return torch.unique(data[edge_type].edge_index[1].cpu())
     cold = getattr(data, 'cold_items', None)
