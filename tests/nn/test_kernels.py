@@ -14,6 +14,8 @@ pytestmark = pytest.mark.skipif(not kernels.kernels_enabled(),
 
 @pytest.fixture(scope='module')
 def spmm():
+    # Builds into this install if `lirdrec build-kernels` has not yet.
+    kernels.load_spmm_extension(build=True)
     kernel = kernels.csr_spmm_kernel()
     assert kernel is not None, 'the compiled SpMM kernel did not build'
     return kernel
@@ -89,7 +91,7 @@ def test_used_by_propagation_with_same_values_and_gradients(spmm,
     adj = csr_from_coo(*_symmetrise(adj), 30, 30)
     x = torch.randn(30, 48, requires_grad=True)
     weight = torch.randn(30, 48)
-    layer = LightGCNPropagation(2, 'sum')
+    layer = LightGCNPropagation(2, 'sum', normalize=False)
     calls = []
     real = kernels.csr_spmm_kernel
 
@@ -108,7 +110,7 @@ def test_used_by_propagation_with_same_values_and_gradients(spmm,
     (layer(x, adj) * weight).sum().backward()
     assert not calls
     assert torch.equal(grad, x.grad)
-    out = sparse_propagate(adj, x.detach())
+    out = sparse_propagate(x.detach(), adj, normalize=False)
     assert torch.equal(out, torch.sparse.mm(adj, x.detach(), 'sum'))
 
 
@@ -125,20 +127,28 @@ def _symmetrise(adj):
     return row, col, dense[row, col]
 
 
-def test_failed_build_warns_once_and_falls_back(monkeypatch):
+def fresh_loader(monkeypatch, compile_error):
+    r"""Forgets the loaded kernel and makes every compile attempt raise
+    :obj:`compile_error`."""
     import torch.utils.cpp_extension as cpp_extension
 
-    def no_compiler(*args, **kwargs):
-        raise OSError('no C++ compiler here')
-    monkeypatch.setattr(cpp_extension, 'load', no_compiler)
+    def compiler(*args, **kwargs):
+        raise compile_error
+    monkeypatch.setattr(cpp_extension, 'load', compiler)
     monkeypatch.setattr(kernels, '_module', None)
     monkeypatch.setattr(kernels, '_failed', False)
+
+
+def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
+    fresh_loader(monkeypatch, OSError('no C++ compiler here'))
+    monkeypatch.setenv('LIRDREC_KERNEL_DIR', str(tmp_path))
     adj = random_csr(6, 6, 14, seed=5)
     x = torch.randn(6, 32)
     with pytest.warns(UserWarning, match='no C\\+\\+ compiler here'):
-        assert kernels.csr_spmm_kernel() is None
+        assert kernels.load_spmm_extension(build=True) is None
     assert kernels.csr_spmm_kernel() is None  # no second attempt
-    assert torch.allclose(sparse_propagate(adj, x), adj.to_dense() @ x,
+    assert torch.allclose(sparse_propagate(x, adj, normalize=False),
+                          adj.to_dense() @ x,
                           atol=1e-6)
 
 
@@ -216,3 +226,23 @@ def test_build_is_named_per_cpu():
     assert re.fullmatch(r'lirdrec_pyg_spmm_v\d+_[0-9a-f]{8}',
                         kernels._EXTENSION_NAME)
     assert kernels._cpu_tag() == kernels._cpu_tag()
+
+
+def test_runs_never_compile(monkeypatch, tmp_path):
+    fresh_loader(monkeypatch, AssertionError('a run must not compile'))
+    monkeypatch.setenv('LIRDREC_KERNEL_DIR', str(tmp_path / 'empty'))
+    with pytest.warns(UserWarning, match="not built for this install.*"
+                      "lirdrec build-kernels"):
+        assert kernels.csr_spmm_kernel() is None
+    assert kernels.csr_spmm_kernel() is None  # one warning, then quiet
+    adj = random_csr(6, 6, 14, seed=5)
+    x = torch.randn(6, 32)
+    assert torch.allclose(sparse_propagate(x, adj, normalize=False),
+                          adj.to_dense() @ x, atol=1e-6)
+
+
+def test_built_kernel_loads_without_compiler(spmm, monkeypatch):
+    fresh_loader(monkeypatch, AssertionError('a built kernel needs no '
+                                             'compiler'))
+    assert kernels._built_library() is not None
+    assert kernels.csr_spmm_kernel() is not None
