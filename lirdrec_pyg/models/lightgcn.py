@@ -1,5 +1,5 @@
 """LightGCN on the library's fast propagation layer."""
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 from torch import Tensor
@@ -7,8 +7,10 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (Recommender, check_positive,
                                      embedding_bpr_loss, embedding_norm_loss)
+from lirdrec_pyg.loader.subgraph import SubgraphBatch
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
+from lirdrec_pyg.nn.rows import gather_rows
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
 
 
@@ -25,6 +27,10 @@ class LightGCN(Recommender):
     trained with BPR plus :math:`\lambda` times the reference toolbox's
     norm regulariser on the layer-0 embeddings of the batch.
 
+    With ``train.mode: sampled`` (:meth:`subgraph_loss`) a step propagates
+    over the batch's sampled subgraph only; with every neighbour kept, it
+    gives the batch the same representations, loss and gradients.
+
     Args:
         data (HeteroData): The dataset.
         embedding_dim (int, optional): Embedding size. (default: :obj:`64`)
@@ -34,6 +40,8 @@ class LightGCN(Recommender):
         combine (str, optional): Layer combination, :obj:`"mean"` as in the
             paper, or :obj:`"sum"`. (default: :obj:`"mean"`)
     """
+    supports_subgraph = True
+
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_layers: int = 2, reg_weight: float = 1e-4,
                  combine: str = 'mean') -> None:
@@ -44,6 +52,9 @@ class LightGCN(Recommender):
         self.embedding = torch.nn.Embedding(self.num_users + self.num_items,
                                             embedding_dim)
         self.propagation = LightGCNPropagation(num_layers, combine)
+        # A sampled subgraph's propagation matrix is not symmetric.
+        self.subgraph_propagation = LightGCNPropagation(num_layers, combine,
+                                                        symmetric=False)
         self.register_graph('adj', get_ui_adjacency(data))
         self.reset_parameters()
 
@@ -62,6 +73,22 @@ class LightGCN(Recommender):
         ego = self.embedding.weight
         reg = embedding_norm_loss(ego[users], ego[self.num_users + pos_items],
                                   ego[self.num_users + neg_items])
+        return rank + self.reg_weight * reg
+
+    @property
+    def num_hops(self) -> int:
+        return self.propagation.num_layers
+
+    def sparse_parameters(self) -> List[torch.nn.Parameter]:
+        return [self.embedding.weight]
+
+    def subgraph_loss(self, batch: SubgraphBatch) -> Tensor:
+        ego = gather_rows(self.embedding.weight, batch.node)
+        out = self.subgraph_propagation(ego, batch.adj)
+        rank = embedding_bpr_loss(out, out, batch.users, batch.pos_items,
+                                  batch.neg_items)
+        reg = embedding_norm_loss(ego[batch.users], ego[batch.pos_items],
+                                  ego[batch.neg_items])
         return rank + self.reg_weight * reg
 
     def __repr__(self) -> str:

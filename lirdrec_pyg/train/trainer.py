@@ -15,6 +15,10 @@ from lirdrec_pyg.data import BPRSampler
 from lirdrec_pyg.models.base import UI, Recommender
 from lirdrec_pyg.train.evaluator import FullRankingEvaluator
 from lirdrec_pyg.train.io import atomic_torch_save
+from lirdrec_pyg.train.sampled import (check_subgraph_support,
+                                       make_sampled_optimizer,
+                                       make_subgraph_sampler,
+                                       subgraph_batch_loss)
 
 CHECKPOINT = 'checkpoint.pt'
 BEST_MODEL = 'best_model.pt'
@@ -41,6 +45,15 @@ class TrainConfig:
             small machines. (default: :obj:`1`)
         device (str): ``cpu`` or ``cuda``. (default: :obj:`cpu`)
         progress (bool): Show a tqdm progress bar. (default: :obj:`True`)
+        mode (str): ``full`` (every step propagates over the whole graph,
+            exact, the reference) or ``sampled`` (every step propagates over
+            its batch's sampled subgraph, linear-time epochs; LightGCN and
+            LIRDRec; needs the ``ext`` extra, see
+            :mod:`lirdrec_pyg.train.sampled`). (default: :obj:`full`)
+        num_neighbors (int or list of int): With ``mode: sampled``,
+            neighbours sampled per node at each hop (one int for every hop,
+            or one per propagation layer); ``-1`` keeps all.
+            (default: :obj:`10`)
     """
     epochs: int = 1000
     batch_size: int = 2048
@@ -55,6 +68,8 @@ class TrainConfig:
     threads: int = 1
     device: str = 'cpu'
     progress: bool = True
+    mode: str = 'full'
+    num_neighbors: Union[int, List[int]] = 10
 
     def __post_init__(self) -> None:
         for name in ('epochs', 'batch_size', 'patience', 'eval_every',
@@ -66,6 +81,17 @@ class TrainConfig:
         if self.lr <= 0:
             raise ValueError(f"train.lr must be positive (got {self.lr})")
         self.ks = [int(k) for k in self.ks]
+        if self.mode not in ('full', 'sampled'):
+            raise ValueError(f"train.mode must be 'full' or 'sampled' "
+                             f"(got {self.mode!r})")
+        fanouts = self.num_neighbors if isinstance(self.num_neighbors,
+                                                   list) else [
+                                                       self.num_neighbors]
+        if not fanouts or any(isinstance(k, bool) or not isinstance(k, int)
+                              or not (k == -1 or k > 0) for k in fanouts):
+            raise ValueError(f"train.num_neighbors must be a positive "
+                             f"integer or -1 (all), or a list of them "
+                             f"(got {self.num_neighbors!r})")
         name, _, k = self.valid_metric.partition('@')
         if not k.isdigit() or int(k) not in self.ks:
             raise ValueError(f"train.valid_metric '{self.valid_metric}' must "
@@ -155,6 +181,9 @@ class Trainer:
             data, 'valid', ks=ks, batch_size=bs)
         self.test_evaluator = FullRankingEvaluator.from_data(
             data, 'test', ks=ks, batch_size=bs)
+        self.subgraph_sampler = None
+        if self.config.mode == 'sampled' and self.model.trainable:
+            check_subgraph_support(self.model)
 
     def evaluate(self, evaluator: FullRankingEvaluator) -> Dict[str, float]:
         self.model.eval()
@@ -180,7 +209,11 @@ class Trainer:
         num_batches = math.ceil(users.numel() / bs)
         for b in range(num_batches):
             sl = slice(b * bs, (b + 1) * bs)
-            loss = self.model.loss(users[sl], pos[sl], neg[sl])
+            if self.subgraph_sampler is not None:
+                loss = subgraph_batch_loss(self.model, self.subgraph_sampler,
+                                           users[sl], pos[sl], neg[sl])
+            else:
+                loss = self.model.loss(users[sl], pos[sl], neg[sl])
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss became {loss.item()} at epoch {epoch}, batch {b}; "
@@ -217,8 +250,14 @@ class Trainer:
         edge_index = self.data[UI].edge_index
         sampler = BPRSampler(edge_index.cpu(), self.model.num_users,
                              self.model.num_items)
-        optimizer = make_adam(self.model.parameters(), cfg.lr,
-                              cfg.weight_decay)
+        if cfg.mode == 'sampled':
+            self.subgraph_sampler = make_subgraph_sampler(
+                self.model, self.data, cfg.num_neighbors)
+            optimizer = make_sampled_optimizer(self.model, cfg.lr,
+                                               cfg.weight_decay)
+        else:
+            optimizer = make_adam(self.model.parameters(), cfg.lr,
+                                  cfg.weight_decay)
         state: Dict[str, Any] = dict(epoch=0, best_score=-math.inf,
                                      best_epoch=0, valid={}, test={},
                                      bad_evals=0, history=[],
