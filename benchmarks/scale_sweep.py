@@ -85,7 +85,8 @@ def timed_epoch(step, num_steps: int, budget: float) -> Dict[str, Any]:
 
 def run_size(size: int, modes: List[str], num_neighbors: List[int],
              batch_size: int, eval_batch_size: int, threads: int,
-             budget: float, eval_budget: float, seed: int) -> Dict[str, Any]:
+             budget: float, eval_budget: float, seed: int,
+             evaluate: bool = True) -> Dict[str, Any]:
     import torch
 
     from lirdrec_pyg.data import UI, BPRSampler, make_synthetic
@@ -160,6 +161,8 @@ def run_size(size: int, modes: List[str], num_neighbors: List[int],
         print(f'# size {size} {mode}: {result}', file=sys.stderr, flush=True)
         del model, optimizer
 
+    if not evaluate:
+        return out
     torch.manual_seed(seed)
     model = LightGCN(data)
     model.eval()
@@ -274,6 +277,8 @@ def main() -> None:
                         help='seconds of timing per epoch before estimating')
     parser.add_argument('--eval-budget', type=float, default=1200.0)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--skip-eval', action='store_true',
+                        help='time training only (keeps earlier evaluations)')
     parser.add_argument('--json', default=str(JSON))
     parser.add_argument('--plot', default=str(PLOT))
     parser.add_argument('--plot-only', action='store_true')
@@ -284,7 +289,7 @@ def main() -> None:
         print(json.dumps(run_size(
             int(args.child), args.modes, args.num_neighbors, args.batch_size,
             args.eval_batch_size, args.threads, args.budget,
-            args.eval_budget, args.seed)), flush=True)
+            args.eval_budget, args.seed, not args.skip_eval)), flush=True)
         return
 
     from lirdrec_pyg.train.io import atomic_write_json
@@ -292,12 +297,16 @@ def main() -> None:
         result = json.loads(Path(args.json).read_text())
         plot(result, Path(args.plot))
         return
-    rows: List[Dict[str, Any]] = []
-    if Path(args.json).exists():
-        # Sizes measured before (e.g. a long 10^7 run) are kept.
+    previous: Dict[int, Dict[str, Any]] = {}
+    previous_json = Path(args.json).exists()
+    old: Dict[str, Any] = {}
+    if previous_json:
+        # Sizes and modes measured before (e.g. a long 10^7 run) are kept;
+        # a new measurement of a size replaces the phases it re-ran.
         old = json.loads(Path(args.json).read_text())
-        rows = [r for r in old.get('rows', [])
-                if int(r['size']) not in {int(s) for s in args.sizes}]
+        previous = {int(r['size']): r for r in old.get('rows', [])}
+    rows: List[Dict[str, Any]] = sorted(previous.values(),
+                                        key=lambda r: r['size'])
     for size in args.sizes:
         cmd = [sys.executable, __file__, '--child', str(size),
                '--modes', *args.modes, '--num-neighbors',
@@ -306,6 +315,8 @@ def main() -> None:
                str(args.eval_batch_size), '--threads', str(args.threads),
                '--budget', str(args.budget), '--eval-budget',
                str(args.eval_budget), '--seed', str(args.seed)]
+        if args.skip_eval:
+            cmd.append('--skip-eval')
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             print(f'size {int(size)} failed (exit {proc.returncode})',
@@ -313,12 +324,15 @@ def main() -> None:
             continue
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         print(json.dumps(row), flush=True)
-        rows.append(row)
-        rows.sort(key=lambda r: r['size'])
+        previous[int(size)] = {**previous.get(int(size), {}), **row}
+        rows = sorted(previous.values(), key=lambda r: r['size'])
+        commands = list(old.get('commands', [])) if previous_json else []
+        command = ' '.join(['python benchmarks/scale_sweep.py',
+                            *sys.argv[1:]])
+        if command not in commands:
+            commands.append(command)
         result = dict(threads=args.threads, rows=rows,
-                      slopes=fit_slopes(rows),
-                      command=' '.join(['python benchmarks/scale_sweep.py',
-                                        *sys.argv[1:]]))
+                      slopes=fit_slopes(rows), commands=commands)
         atomic_write_json(args.json, result)
         plot(result, Path(args.plot))
     print(json.dumps(fit_slopes(rows)))

@@ -22,6 +22,7 @@ nodes' outputs equal full-graph propagation exactly. A step costs
 Neighbour sampling in PyG needs ``pyg-lib`` or ``torch-sparse`` (the
 ``ext`` extra: ``pip install -e .[ext]``).
 """
+import warnings
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Union
 
 import torch
@@ -137,7 +138,12 @@ class BPRSubgraphSampler:
         self.degree = torch.bincount(both[0], minlength=num_nodes).float()
         self.deg_inv_sqrt = (self.degree + eps).pow(-0.5)
         graph = Data(edge_index=both, num_nodes=num_nodes)
-        self.sampler = NeighborSampler(graph, num_neighbors=self.num_neighbors)
+        with warnings.catch_warnings():
+            # PyG asks for pyg-lib, which has no wheels on PyPI; the
+            # torch-sparse path samples the same way.
+            warnings.filterwarnings('ignore', message='.*pyg-lib')
+            self.sampler = NeighborSampler(graph,
+                                           num_neighbors=self.num_neighbors)
 
     def sample(self, users: Tensor, pos_items: Tensor, neg_items: Tensor,
                extra_items: Optional[Tensor] = None) -> SubgraphBatch:
