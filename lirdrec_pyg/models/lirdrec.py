@@ -335,20 +335,18 @@ class LIRDRec(Recommender):
                 x_full=ego))
         return out[:self.num_users], out[self.num_users:]
 
-    def _encoder_inputs(self, items: Optional[Tensor] = None
-                        ) -> Tuple[List[Tensor], Optional[Tensor]]:
-        # The features (and S_0) of 'items' (all if None), in the
-        # precision the encoders run in.
+    def _subgraph_encoder_inputs(self, items: Tensor
+                                 ) -> Tuple[List[Tensor], Optional[Tensor]]:
+        # The features (and S_0) of 'items' only, in the precision the
+        # encoders run in.
         if self.precision == 'bfloat16':
             xs = [getattr(self, f'xb_{m}') for m in self.modalities]
             s0 = self.s0b if self.shared is not None else None
         else:
             xs = self._features()
             s0 = self.s0 if self.shared is not None else None
-        if items is not None:
-            xs = [x.index_select(0, items) for x in xs]
-            s0 = None if s0 is None else s0.index_select(0, items)
-        return xs, s0
+        xs = [x.index_select(0, items) for x in xs]
+        return xs, None if s0 is None else s0.index_select(0, items)
 
     @property
     def num_hops(self) -> int:
@@ -373,7 +371,7 @@ class LIRDRec(Recommender):
         user_at = is_user.nonzero().view(-1)
         item_at = (~is_user).nonzero().view(-1)
         user_rows = gather_rows(self.user_preference, node[user_at])
-        item_rows = self.item_branches(*self._encoder_inputs(
+        item_rows = self.item_branches(*self._subgraph_encoder_inputs(
             node[item_at] - U))
         ego = torch.cat([user_rows, item_rows], dim=0)
         ego = ego[torch.argsort(torch.cat([user_at, item_at]))]
