@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from lirdrec_pyg.loader import BPRSubgraphSampler, resolve_num_neighbors
-from lirdrec_pyg.models.base import UI, Recommender
+from lirdrec_pyg.models.base import Recommender, train_edge_index
 
 MODES = ('full', 'sampled')
 
@@ -94,7 +94,7 @@ def make_subgraph_sampler(model: Recommender, data: Any,
     :obj:`data`, with one fan-out per propagation layer."""
     check_subgraph_support(model)
     fanouts = resolve_num_neighbors(num_neighbors, max(model.num_hops, 1))
-    return BPRSubgraphSampler(data[UI].edge_index, model.num_users,
+    return BPRSubgraphSampler(train_edge_index(data), model.num_users,
                               model.num_items, fanouts)
 
 
