@@ -20,6 +20,10 @@ from lirdrec_pyg.train.evaluator import FullRankingEvaluator
 from lirdrec_pyg.train.io import (CheckpointError, atomic_torch_save,
                                   safe_torch_load)
 from lirdrec_pyg.train.metrics import METRIC_NAMES
+from lirdrec_pyg.train.sampled import (check_subgraph_support,
+                                       make_sampled_optimizer,
+                                       make_subgraph_sampler,
+                                       subgraph_batch_loss)
 from lirdrec_pyg.train.schema import ConfigError, check_value
 
 CHECKPOINT = 'checkpoint.pt'
@@ -53,6 +57,15 @@ class TrainConfig:
             split, as the MMRec toolbox draws them) or :obj:`"all_items"`.
             Held-out cold-start items are never drawn.
             (default: :obj:`"train_items"`)
+        mode (str): ``full`` (every step propagates over the whole graph,
+            exact, the reference) or ``sampled`` (every step propagates over
+            its batch's sampled subgraph, linear-time epochs; LightGCN and
+            LIRDRec; needs the ``ext`` extra, see
+            :mod:`lirdrec_pyg.train.sampled`). (default: :obj:`full`)
+        num_neighbors (int or list of int): With ``mode: sampled``,
+            neighbours sampled per node at each hop (one int for every hop,
+            or one per propagation layer); ``-1`` keeps all.
+            (default: :obj:`10`)
     """
     epochs: int = 1000
     batch_size: int = 2048
@@ -68,6 +81,8 @@ class TrainConfig:
     device: str = 'cpu'
     progress: bool = True
     negatives: str = 'train_items'
+    mode: str = 'full'
+    num_neighbors: Union[int, List[int]] = 10
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -89,6 +104,16 @@ class TrainConfig:
         if not self.ks or min(self.ks) <= 0:
             raise ConfigError(f"train.ks must be a non-empty list of "
                               f"positive integers (got {self.ks})")
+        if self.mode not in ('full', 'sampled'):
+            raise ConfigError(f"train.mode must be 'full' or 'sampled' "
+                              f"(got '{self.mode}')")
+        fanouts = self.num_neighbors if isinstance(self.num_neighbors,
+                                                   list) else [
+                                                       self.num_neighbors]
+        if not fanouts or any(k != -1 and k <= 0 for k in fanouts):
+            raise ConfigError(f"train.num_neighbors must be a positive "
+                              f"integer or -1 (all), or a list of them "
+                              f"(got {self.num_neighbors!r})")
         name, _, k = self.valid_metric.partition('@')
         if name not in METRIC_NAMES or not k.isdigit() or int(
                 k) not in self.ks:
@@ -194,6 +219,12 @@ class Trainer:
             data, 'valid', ks=ks, batch_size=bs)
         self.test_evaluator = FullRankingEvaluator.from_data(
             data, 'test', ks=ks, batch_size=bs)
+        self.subgraph_sampler = None
+        if self.config.mode == 'sampled' and self.model.trainable:
+            check_subgraph_support(self.model)
+            if self.sharding.world_size > 1:
+                raise ValueError("train.mode='sampled' runs in one process "
+                                 "only; use train.mode='full' under torchrun")
 
     def _shard(self, model: Recommender) -> Sharding:
         r"""Joins ``torchrun``'s process group if there is one, and shards
@@ -243,7 +274,12 @@ class Trainer:
         first_bad = torch.full((), num_batches, device=self.device)
         for b in range(num_batches):
             sl = slice(b * bs, (b + 1) * bs)
-            loss = self.model.loss(*self._batch(users[sl], pos[sl], neg[sl]))
+            if self.subgraph_sampler is not None:
+                loss = subgraph_batch_loss(self.model, self.subgraph_sampler,
+                                           users[sl], pos[sl], neg[sl])
+            else:
+                loss = self.model.loss(*self._batch(users[sl], pos[sl],
+                                                    neg[sl]))
             optimizer.zero_grad()
             loss.backward()
             self.sharding.all_reduce_gradients(self.model.parameters())
@@ -302,8 +338,14 @@ class Trainer:
                              self.model.num_users, self.model.num_items,
                              negative_items=negative_pool(self.data,
                                                           cfg.negatives))
-        optimizer = make_adam(self.model.parameters(), cfg.lr,
-                              cfg.weight_decay)
+        if cfg.mode == 'sampled':
+            self.subgraph_sampler = make_subgraph_sampler(
+                self.model, self.data, cfg.num_neighbors)
+            optimizer = make_sampled_optimizer(self.model, cfg.lr,
+                                               cfg.weight_decay)
+        else:
+            optimizer = make_adam(self.model.parameters(), cfg.lr,
+                                  cfg.weight_decay)
         state: Dict[str, Any] = dict(epoch=0, best_score=-math.inf,
                                      best_epoch=0, valid={}, test={},
                                      bad_evals=0, history=[],
