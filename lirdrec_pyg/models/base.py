@@ -1,5 +1,5 @@
 """The interface through which models, the trainer and the evaluator meet."""
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -9,7 +9,9 @@ from lirdrec_pyg.checks import (check_fraction, check_non_negative,
                                 check_one_of, check_positive)
 from lirdrec_pyg.data.hetero import get_modalities
 
-__all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
+REG_DIVISORS = ('nominal', 'actual')
+
+__all__ = ['UI', 'REG_DIVISORS', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
            'squared_embedding_reg', 'require_modalities', 'check_positive',
            'check_fraction', 'check_non_negative', 'check_one_of']
@@ -40,6 +42,9 @@ class Recommender(torch.nn.Module):
     """
     #: Whether the model is trained at all (``False`` for e.g. popularity).
     trainable: bool = True
+    #: The trainer's nominal batch size (set by the trainer), for losses that
+    #: divide by it as the reference toolbox does; ``None`` outside training.
+    batch_size: Optional[int] = None
 
     def __init__(self, data: HeteroData) -> None:
         super().__init__()
@@ -92,6 +97,16 @@ class Recommender(torch.nn.Module):
         user_emb, item_emb = state
         return user_emb[users] @ item_emb.t()
 
+    def reg_divisor(self, batch: Tensor, mode: str) -> int:
+        r"""The divisor of a batch regulariser: the number of triples in
+        :obj:`batch` (:obj:`mode="actual"`) or the trainer's nominal batch
+        size (:obj:`mode="nominal"`, the reference toolbox's
+        ``self.batch_size``; they differ in the last, smaller batch of an
+        epoch). Falls back to the actual size when no trainer set one."""
+        if mode == 'nominal' and self.batch_size is not None:
+            return self.batch_size
+        return batch.numel()
+
     def extra_state_for_checkpoint(self) -> Dict[str, Any]:
         r"""Non-tensor state to checkpoint beside :meth:`state_dict`."""
         return {}
@@ -112,23 +127,34 @@ def require_modalities(data: HeteroData, model: str) -> List[str]:
     return modalities
 
 
-def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
+def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,
+             eps: float = 0.0) -> Tensor:
     r"""The Bayesian personalised ranking loss of `"BPR: Bayesian
     Personalized Ranking from Implicit Feedback"
     <https://arxiv.org/abs/1205.2618>`_,
 
     .. math::
         \mathcal{L} = -\frac{1}{|B|}\sum_{(u,i,j) \in B}
-        \log \sigma(\hat{y}_{ui} - \hat{y}_{uj}).
+        \log \left(\epsilon + \sigma(\hat{y}_{ui} - \hat{y}_{uj})\right).
+
+    With :math:`\epsilon = 0` (the default) it is computed stably as
+    :math:`-\log\sigma`. The reference toolbox's ``BPRLoss`` adds
+    :math:`\epsilon = 10^{-10}`: the loss of a triple then saturates near
+    :math:`23` and its gradient vanishes once the negative outscores the
+    positive by more than about 23, which happens with large scores (e.g.
+    unnormalised features).
     """
-    return -torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()
+    if eps == 0.0:
+        return -torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()
+    return -torch.log(eps + torch.sigmoid(pos_scores - neg_scores)).mean()
 
 
-def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor,
+                 eps: float = 0.0) -> Tensor:
     r""":func:`bpr_loss` of dot-product scores
     :math:`\hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i` from the batch
     rows :obj:`user`, :obj:`pos` and :obj:`neg` (each :obj:`[B, d]`)."""
-    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1))
+    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1), eps)
 
 
 def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,
