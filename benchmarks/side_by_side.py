@@ -248,8 +248,9 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     parser.add_argument('--models', nargs='+', default=list(TOOLBOX_NAMES),
                         choices=list(TOOLBOX_NAMES))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--only', choices=['toolbox', 'ours'],
-                        help='run one side only (the other is read if done)')
+    parser.add_argument('--only', choices=['toolbox', 'ours', 'none'],
+                        help='run one side only, or none (report the '
+                             'finished cells); the rest is read if done')
     parser.add_argument('--out', type=Path,
                         default=ROOT / 'results' / 'side_by_side')
     args = parser.parse_args(argv)
@@ -262,7 +263,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
         toolbox_json = (args.out / args.dataset / model /
                         f'toolbox_seed{TOOLBOX_SEED}.json')
         toolbox = None
-        if args.only != 'ours':
+        if args.only in (None, 'toolbox'):
             toolbox = run_toolbox(args.mmrec, args.mmrec_python, model,
                                   args.dataset, args.out,
                                   TOOLBOX_OVERRIDES.get(model, {}))
@@ -272,7 +273,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
         overrides = our_overrides(model, settings)
         for seed in args.seeds:
             done = args.out / args.dataset / model / f'seed{seed}' / RESULTS
-            if args.only != 'toolbox' or done.exists():
+            if args.only in (None, 'ours') or done.exists():
                 ours.append(run_ours(model, args.dataset, seed, overrides,
                                      args.out))
         row = summarise(model, toolbox, ours)
