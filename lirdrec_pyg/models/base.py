@@ -8,6 +8,7 @@ from torch_geometric.data import HeteroData
 from lirdrec_pyg.checks import (check_fraction, check_non_negative,
                                 check_one_of, check_positive)
 from lirdrec_pyg.data.hetero import get_modalities
+from lirdrec_pyg.distributed.sharding import Sharding
 
 REG_DIVISORS = ('nominal', 'actual')
 
@@ -45,6 +46,10 @@ class Recommender(torch.nn.Module):
     #: The trainer's nominal batch size (set by the trainer), for losses that
     #: divide by it as the reference toolbox does; ``None`` outside training.
     batch_size: Optional[int] = None
+    #: Whether :meth:`shard` can split the model's work over processes.
+    shardable: bool = False
+    #: This process's share when :meth:`shard` was called (else ``None``).
+    sharding: Optional[Sharding] = None
 
     def __init__(self, data: HeteroData) -> None:
         super().__init__()
@@ -70,6 +75,24 @@ class Recommender(torch.nn.Module):
             if adj is not None:
                 self._graphs[name] = fn(adj)
         return self
+
+    def shard(self, sharding: Sharding) -> None:
+        r"""Makes this process compute only its share of the full-graph work
+        (its users' and items' rows, see
+        :class:`~lirdrec_pyg.distributed.Sharding`): afterwards
+        :meth:`forward` is a collective that every process of the group
+        calls and that returns all rows, and :meth:`loss` returns this
+        process's share of the loss of the whole batch (the shares sum to the
+        one-process loss). Models that support it set :attr:`shardable` and
+        extend this method; the others run in one process only."""
+        if not self.shardable:
+            if sharding.world_size == 1:
+                return
+            raise ValueError(
+                f"model {type(self).__name__} runs in one process only (it "
+                f"has no sharded forward pass); launch it without torchrun "
+                f"or with --nproc_per_node 1")
+        self.sharding = sharding
 
     def reset_parameters(self) -> None:
         for module in self.children():
@@ -128,7 +151,7 @@ def require_modalities(data: HeteroData, model: str) -> List[str]:
 
 
 def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,
-             eps: float = 0.0) -> Tensor:
+             sharding: Optional[Sharding] = None, eps: float = 0.0) -> Tensor:
     r"""The Bayesian personalised ranking loss of `"BPR: Bayesian
     Personalized Ranking from Implicit Feedback"
     <https://arxiv.org/abs/1205.2618>`_,
@@ -142,19 +165,26 @@ def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,
     :math:`\epsilon = 10^{-10}`: the loss of a triple then saturates near
     :math:`23` and its gradient vanishes once the negative outscores the
     positive by more than about 23, which happens with large scores (e.g.
-    unnormalised features).
+    unnormalised features). With :obj:`sharding`, the scores are this
+    process's block of the batch and the result is its share
+    (:meth:`Sharding.batch_mean`).
     """
+    diff = pos_scores - neg_scores
     if eps == 0.0:
-        return -torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()
-    return -torch.log(eps + torch.sigmoid(pos_scores - neg_scores)).mean()
+        values = -torch.nn.functional.logsigmoid(diff)
+    else:
+        values = -torch.log(eps + torch.sigmoid(diff))
+    return values.mean() if sharding is None else sharding.batch_mean(values)
 
 
 def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor,
+                 sharding: Optional[Sharding] = None,
                  eps: float = 0.0) -> Tensor:
     r""":func:`bpr_loss` of dot-product scores
     :math:`\hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i` from the batch
     rows :obj:`user`, :obj:`pos` and :obj:`neg` (each :obj:`[B, d]`)."""
-    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1), eps)
+    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1), sharding,
+                    eps)
 
 
 def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,
@@ -171,23 +201,33 @@ def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,
 
 
 def embedding_bpr_loss(user_emb: Tensor, item_emb: Tensor, users: Tensor,
-                       pos_items: Tensor, neg_items: Tensor) -> Tensor:
+                       pos_items: Tensor, neg_items: Tensor,
+                       sharding: Optional[Sharding] = None) -> Tensor:
     r""":func:`dot_bpr_loss` of the batch :obj:`(users, pos_items,
     neg_items)` looked up in the full representations :obj:`user_emb`
     :obj:`[U, d]` and :obj:`item_emb` :obj:`[I, d]` (see
     :func:`gather_triples`)."""
     return dot_bpr_loss(*gather_triples(user_emb, item_emb, users, pos_items,
-                                        neg_items))
+                                        neg_items), sharding=sharding)
 
 
-def embedding_norm_loss(*embeddings: Tensor) -> Tensor:
+def embedding_norm_loss(*embeddings: Tensor,
+                        sharding: Optional[Sharding] = None) -> Tensor:
     r"""The regulariser of the MMRec toolbox that published the reference
     numbers: the sum of the Frobenius norms (not squared) of the batch
     embeddings divided by the batch size,
 
     .. math::
         \mathcal{R} = \frac{1}{|B|} \sum_k \lVert \mathbf{E}_k \rVert_F.
+
+    With :obj:`sharding`, the embeddings are this process's block of the
+    batch: the norms of the whole batch come from the squared norms summed
+    over the processes, and the result is this process's share.
     """
+    if sharding is not None:
+        squares = torch.stack([emb.square().sum() for emb in embeddings])
+        norms = sharding.sum_over_ranks(squares).sqrt()
+        return sharding.share(norms.sum() / sharding.batch_size)
     total = embeddings[0].new_zeros(())
     for emb in embeddings:
         total = total + emb.norm(p=2)

@@ -95,7 +95,7 @@ class VBPR(Recommender):
         user_out, item_out = self.forward()
         u, p, n = gather_triples(user_out, item_out, users, pos_items,
                                  neg_items)
-        rank = dot_bpr_loss(u, p, n, self.bpr_eps)
+        rank = dot_bpr_loss(u, p, n, eps=self.bpr_eps)
         return rank + self.reg_weight * embedding_norm_loss(u, p, n)
 
     def __repr__(self) -> str:
