@@ -6,9 +6,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (REG_DIVISORS, UI, Recommender,
+from lirdrec_pyg.models.base import (REG_DIVISORS, Recommender,
                                      check_one_of, dot_bpr_loss,
-                                     gather_triples, require_modalities)
+                                     gather_triples, require_modalities,
+                                     train_edge_index)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import (bipartite_self_loop_adjacency,
@@ -179,13 +180,15 @@ class LATTICE(Recommender):
         self.modal_weight = torch.nn.Parameter(torch.empty(
             len(self.modalities)))
         self.item_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                    normalize=False,
                                                     symmetric=False)
         symmetric = ui_normalization == 'sym'
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
-                                                  symmetric=symmetric)
+        self.ui_propagation = LightGCNPropagation(
+            num_ui_layers, 'mean', normalize=False,
+            symmetric=None if symmetric else False)
         self.register_graph('adj', get_ui_adjacency(data) if symmetric else
                             bipartite_self_loop_adjacency(
-                                data[UI].edge_index, self.num_users,
+                                train_edge_index(data), self.num_users,
                                 self.num_items))
         for m, x in self._raw_features.items():
             edge_index, weight = weighted_knn_graph(x, knn_k, block_size)
