@@ -4,7 +4,7 @@ holds after one step: parameters, gradients, Adam state, buffers (features,
 their DCT) and the fixed graphs (the normalised adjacency, the item kNN
 graph), for full-graph and sampled-subgraph training.
 
-    python benchmarks/memory_footprint.py --models lightgcn bpr lirdrec
+    python benchmarks/memory_footprint.py --models lightgcn bpr lirdrec --out docs/data/memory_footprint.json
 
 Five synthetic graphs (a base one, twice the users, twice the items,
 twice the interactions per user, and a mix) give the bytes per user, per

@@ -14,7 +14,7 @@ resident high-water mark (``VmHWM``), reset before the phase through
 A phase stops timing after ``--budget`` seconds and extrapolates the epoch
 from the steps it timed (marked ``estimated`` in the JSON and the plot): at
 10^7 interactions full-graph training needs hours per epoch. Results go to
-``benchmarks/results/scale_sweep.json`` and ``docs/img/scale_sweep.png``.
+``docs/data/scale_sweep.json`` and ``docs/img/scale_sweep.png``.
 """
 import argparse
 import json
@@ -28,7 +28,7 @@ from typing import Any, Dict, List
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-JSON = ROOT / 'benchmarks' / 'results' / 'scale_sweep.json'
+JSON = ROOT / 'docs' / 'data' / 'scale_sweep.json'
 PLOT = ROOT / 'docs' / 'img' / 'scale_sweep.png'
 TRAIN_PER_USER = 16  # 20 interactions per user, 80% of them for training
 USERS_PER_ITEM = 8
