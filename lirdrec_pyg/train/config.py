@@ -9,6 +9,7 @@ then ``configs/datasets/<dataset>.yaml`` (its ``data`` section and its
 ``models.<model>`` overrides), then a user file, then ``--set`` pairs.
 """
 import copy
+import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Union
@@ -18,6 +19,7 @@ import yaml
 from lirdrec_pyg.train.trainer import TrainConfig
 
 SECTIONS = ('model', 'train', 'data', 'eval', 'search')
+MAX_EPOCHS_ENV = 'LIRDREC_MAX_EPOCHS'
 EVAL_KEYS = {'cold_item_fraction': 0.0}
 
 
@@ -143,4 +145,22 @@ def load_config(model: str, dataset: Optional[str] = None,
                          f"{sorted(EVAL_KEYS)}")
     eval_cfg.update(cfg['eval'])
     cfg['eval'] = eval_cfg
+    return cap_epochs(cfg)
+
+
+def cap_epochs(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    r"""Lowers :obj:`train.epochs` to :obj:`$LIRDREC_MAX_EPOCHS` if that is
+    set: a smoke test of a command (the docs tests run every documented
+    ``lirdrec train`` and benchmark command this way) without editing it. The
+    capped value is what the run records in its config."""
+    raw = os.environ.get(MAX_EPOCHS_ENV)
+    if not raw:
+        return cfg
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ValueError(f"{MAX_EPOCHS_ENV} must be a positive integer "
+                         f"(got {raw!r})")
+    default = next(f.default for f in fields(TrainConfig)
+                   if f.name == 'epochs')
+    epochs = cfg['train'].get('epochs', default)
+    cfg['train']['epochs'] = min(int(epochs), int(raw))
     return cfg
