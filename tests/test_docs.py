@@ -21,9 +21,12 @@ How a fenced block is treated depends on its language tag:
 
 An HTML comment on the line right before the opening fence changes that:
 
-- ``<!-- docs-test: no-run: REASON -->``: checked, not run (long, installs
-  something, needs a downloaded model). ``make`` and ``pip`` commands are only
-  allowed in such blocks.
+- ``<!-- docs-test: slow: REASON -->``: checked, and run only by the slow
+  suite (``make test-slow``), after the page's other blocks: a benchmark or
+  another command that costs tens of seconds even with one epoch.
+- ``<!-- docs-test: no-run: REASON -->``: checked, never run (installs
+  something, needs a downloaded model, takes minutes). ``make`` and ``pip``
+  commands are only allowed in such blocks.
 - ``<!-- docs-test: skip: REASON -->``: neither checked nor run (a command
   this test cannot check, such as a download from a model hub).
 
@@ -60,6 +63,7 @@ FENCE = re.compile(r'^(?P<indent>[ \t]*)```(?P<tag>[^`\n]*)\n(?P<body>.*?)'
 MARKER = re.compile(r'<!--\s*docs-test:\s*(?P<mode>[\w-]+)\s*(?::\s*'
                     r'(?P<reason>.*?))?\s*-->')
 SEPARATORS = {'&&', '||', ';', '|', '&'}
+REDIRECT = re.compile(r'\d*(?:>>?|<|&>)(?:&\d+|\S*)')
 ASSIGNMENT = re.compile(r'^[A-Za-z_]\w*=')
 VARIABLE = re.compile(r'\$(?:\{(\w+)\}|(\w+))')
 BLOCK_TIMEOUT = 900
@@ -101,26 +105,29 @@ def read_blocks(page: Path, text: Optional[str] = None) -> List[Block]:
 
 def shell_commands(code: str) -> Iterator[List[str]]:
     r"""The simple commands of a shell block as token lists: continuation
-    lines joined, comments, separators and redirections removed."""
+    lines joined, comments, separators and redirections removed. Tokens are
+    split with their quotes kept, so that a quoted :obj:`'|'` is an argument
+    and not a pipe, then unquoted."""
     code = re.sub(r'\\\n', ' ', code)
     for line in code.splitlines():
-        line = re.sub(r'(^|\s)\d+(?=[<>])', r'\1', line)  # 2>&1 -> >&1
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer = shlex.shlex(line, posix=False)
         lexer.whitespace_split = True
         lexer.commenters = '#'
         command: List[str] = []
         skip_next = False
-        for token in lexer:
+        for raw in lexer:
             if skip_next:
                 skip_next = False
-            elif token in SEPARATORS:
+            elif raw in SEPARATORS:
                 if command:
                     yield command
                 command = []
-            elif set(token) <= set('<>&') and set(token) & set('<>'):
-                skip_next = True  # a redirection and its target
+            elif REDIRECT.fullmatch(raw):
+                # A bare operator takes the next token as its target.
+                skip_next = not re.search(r'[^<>&\d]', raw) and \
+                    not raw.endswith(('&1', '&2'))
             else:
-                command.append(token)
+                command.append(''.join(shlex.split(raw)) if raw else raw)
         if command:
             yield command
 
@@ -224,10 +231,14 @@ def check_command(tokens: List[str], variables: Dict[str, str],
     head, args = tokens[0], tokens[1:]
     if head in ('python', 'python3') and args[:2] == ['-m', 'pip']:
         head, args = 'pip', args[2:]
+    if head == 'torchrun':  # torchrun [options] -m MODULE ARGS
+        if '-m' not in args:
+            return 'torchrun is checked only with -m MODULE'
+        head, args = 'python', args[args.index('-m'):]
     if head == 'lirdrec':
         return check_lirdrec(args)
     if head in ('python', 'python3'):
-        if args[:2] == ['-m', 'lirdrec_pyg.cli']:
+        if args[:2] in (['-m', 'lirdrec_pyg.cli'], ['-m', 'lirdrec_pyg']):
             return check_lirdrec(args[2:])
         if args[:1] == ['-m'] and len(args) > 1:
             return check_script(args[:2], args[2:])
@@ -251,8 +262,8 @@ def check_command(tokens: List[str], variables: Dict[str, str],
 
 def check_block(block: Block) -> List[str]:
     where = block.where
-    if block.mode not in ('run', 'no-run', 'skip'):
-        return [f"{where}: unknown docs-test mode '{block.mode}' (run, "
+    if block.mode not in ('run', 'slow', 'no-run', 'skip'):
+        return [f"{where}: unknown docs-test mode '{block.mode}' (slow, "
                 f"no-run or skip)"]
     if block.mode != 'run' and not block.reason:
         return [f'{where}: docs-test {block.mode} needs a reason: '
@@ -272,7 +283,8 @@ def check_block(block: Block) -> List[str]:
     elif tag in SHELL_TAGS:
         variables: Dict[str, str] = {}
         for tokens in shell_commands(block.code):
-            error = check_command(tokens, variables, block.mode == 'run')
+            error = check_command(tokens, variables,
+                                  block.mode in ('run', 'slow'))
             if error:
                 errors.append(f"{where}: '{' '.join(tokens)}': {error}")
     elif tag in ('yaml', 'yml'):
@@ -328,15 +340,16 @@ def scratch_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def pages_with_code() -> List[Path]:
+def pages_with(modes: Tuple[str, ...]) -> List[Path]:
     return [p for p in PAGES if any(b.tag in PYTHON_TAGS | SHELL_TAGS
+                                    and b.mode in modes
                                     for b in read_blocks(p))]
 
 
 # ----------------------------------------------------------------- tests --
 
 def test_there_are_tutorials():
-    assert len(TUTORIALS) >= 3
+    assert len(TUTORIALS) >= 5
 
 
 @pytest.mark.parametrize('page', PAGES,
@@ -346,9 +359,8 @@ def test_code_blocks_are_tagged_and_check(page):
     assert not errors, '\n'.join(errors)
 
 
-@pytest.mark.parametrize('page', pages_with_code(),
-                         ids=lambda p: str(p.relative_to(ROOT)))
-def test_page_runs(page, tmp_path, monkeypatch, capsys):
+def run_page(page: Path, modes: Tuple[str, ...], tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> None:
     cwd = scratch_folder(tmp_path)
     monkeypatch.chdir(cwd)
     for key, value in run_env().items():
@@ -356,7 +368,7 @@ def test_page_runs(page, tmp_path, monkeypatch, capsys):
             monkeypatch.setenv(key, value)
     namespace = {'__name__': f'docs_{page.stem}'}
     for block in read_blocks(page):
-        if block.mode != 'run':
+        if block.mode not in modes:
             continue
         if block.tag in PYTHON_TAGS:
             try:
@@ -366,6 +378,23 @@ def test_page_runs(page, tmp_path, monkeypatch, capsys):
         elif block.tag in SHELL_TAGS:
             error = run_shell(block, cwd)
             assert error is None, error
+
+
+# A page runs several trainings and commands: more than the default limit
+# per test on a loaded machine, still a bound on a hanging command.
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize('page', pages_with(('run', )),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_runs(page, tmp_path, monkeypatch, capsys):
+    run_page(page, ('run', ), tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize('page', pages_with(('slow', )),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_runs_with_slow_blocks(page, tmp_path, monkeypatch, capsys):
+    run_page(page, ('run', 'slow'), tmp_path, monkeypatch)
 
 
 def test_checks_catch_planted_mistakes(tmp_path):
@@ -423,6 +452,14 @@ def test_shell_parsing_and_runner(tmp_path):
         ['A=1', 'lirdrec', 'summary', '--dataset', 'synthetic'],
         ['python', 'benchmarks/run.py', '--seeds', '0', '1'],
         ['echo', 'done']]
+    assert list(shell_commands("x --replace '|' ', ' 2>err.txt | wc -l\n"
+                               "torchrun --nnodes 2 -m lirdrec_pyg train >> "
+                               "log")) == [
+        ['x', '--replace', '|', ', '], ['wc', '-l'],
+        ['torchrun', '--nnodes', '2', '-m', 'lirdrec_pyg', 'train']]
+    assert 'required' in check_command(
+        ['torchrun', '--nproc_per_node', '2', '-m', 'lirdrec_pyg', 'train'],
+        {}, runs=False)
     assert expand('$D/x ${D}', {'D': 'y'}) == 'y/x y'
     failing = Block(ROOT / 'planted.md', 1, 'bash', 'true\nfalse\ntrue\n')
     assert 'exited with 1' in run_shell(failing, tmp_path)
