@@ -1,5 +1,5 @@
 """The interface through which models, the trainer and the evaluator meet."""
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -8,6 +8,7 @@ from torch_geometric.data import HeteroData
 from lirdrec_pyg.checks import (check_fraction, check_non_negative,
                                 check_one_of, check_positive)
 from lirdrec_pyg.data.hetero import get_modalities
+from lirdrec_pyg.distributed.sharding import Sharding
 
 __all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
@@ -40,6 +41,10 @@ class Recommender(torch.nn.Module):
     """
     #: Whether the model is trained at all (``False`` for e.g. popularity).
     trainable: bool = True
+    #: Whether :meth:`shard` can split the model's work over processes.
+    shardable: bool = False
+    #: This process's share when :meth:`shard` was called (else ``None``).
+    sharding: Optional[Sharding] = None
 
     def __init__(self, data: HeteroData) -> None:
         super().__init__()
@@ -65,6 +70,24 @@ class Recommender(torch.nn.Module):
             if adj is not None:
                 self._graphs[name] = fn(adj)
         return self
+
+    def shard(self, sharding: Sharding) -> None:
+        r"""Makes this process compute only its share of the full-graph work
+        (its users' and items' rows, see
+        :class:`~lirdrec_pyg.distributed.Sharding`): afterwards
+        :meth:`forward` is a collective that every process of the group
+        calls and that returns all rows, and :meth:`loss` returns this
+        process's share of the loss of the whole batch (the shares sum to the
+        one-process loss). Models that support it set :attr:`shardable` and
+        extend this method; the others run in one process only."""
+        if not self.shardable:
+            if sharding.world_size == 1:
+                return
+            raise ValueError(
+                f"model {type(self).__name__} runs in one process only (it "
+                f"has no sharded forward pass); launch it without torchrun "
+                f"or with --nproc_per_node 1")
+        self.sharding = sharding
 
     def reset_parameters(self) -> None:
         for module in self.children():
@@ -112,7 +135,8 @@ def require_modalities(data: HeteroData, model: str) -> List[str]:
     return modalities
 
 
-def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
+def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,
+             sharding: Optional[Sharding] = None) -> Tensor:
     r"""The Bayesian personalised ranking loss of `"BPR: Bayesian
     Personalized Ranking from Implicit Feedback"
     <https://arxiv.org/abs/1205.2618>`_,
@@ -120,15 +144,20 @@ def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
     .. math::
         \mathcal{L} = -\frac{1}{|B|}\sum_{(u,i,j) \in B}
         \log \sigma(\hat{y}_{ui} - \hat{y}_{uj}).
+
+    With :obj:`sharding`, the scores are this process's block of the batch
+    and the result is its share (:meth:`Sharding.batch_mean`).
     """
-    return -torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()
+    values = -torch.nn.functional.logsigmoid(pos_scores - neg_scores)
+    return values.mean() if sharding is None else sharding.batch_mean(values)
 
 
-def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor,
+                 sharding: Optional[Sharding] = None) -> Tensor:
     r""":func:`bpr_loss` of dot-product scores
     :math:`\hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i` from the batch
     rows :obj:`user`, :obj:`pos` and :obj:`neg` (each :obj:`[B, d]`)."""
-    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1))
+    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1), sharding)
 
 
 def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,
@@ -145,23 +174,33 @@ def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,
 
 
 def embedding_bpr_loss(user_emb: Tensor, item_emb: Tensor, users: Tensor,
-                       pos_items: Tensor, neg_items: Tensor) -> Tensor:
+                       pos_items: Tensor, neg_items: Tensor,
+                       sharding: Optional[Sharding] = None) -> Tensor:
     r""":func:`dot_bpr_loss` of the batch :obj:`(users, pos_items,
     neg_items)` looked up in the full representations :obj:`user_emb`
     :obj:`[U, d]` and :obj:`item_emb` :obj:`[I, d]` (see
     :func:`gather_triples`)."""
     return dot_bpr_loss(*gather_triples(user_emb, item_emb, users, pos_items,
-                                        neg_items))
+                                        neg_items), sharding=sharding)
 
 
-def embedding_norm_loss(*embeddings: Tensor) -> Tensor:
+def embedding_norm_loss(*embeddings: Tensor,
+                        sharding: Optional[Sharding] = None) -> Tensor:
     r"""The regulariser of the MMRec toolbox that published the reference
     numbers: the sum of the Frobenius norms (not squared) of the batch
     embeddings divided by the batch size,
 
     .. math::
         \mathcal{R} = \frac{1}{|B|} \sum_k \lVert \mathbf{E}_k \rVert_F.
+
+    With :obj:`sharding`, the embeddings are this process's block of the
+    batch: the norms of the whole batch come from the squared norms summed
+    over the processes, and the result is this process's share.
     """
+    if sharding is not None:
+        squares = torch.stack([emb.square().sum() for emb in embeddings])
+        norms = sharding.sum_over_ranks(squares).sqrt()
+        return sharding.share(norms.sum() / sharding.batch_size)
     total = embeddings[0].new_zeros(())
     for emb in embeddings:
         total = total + emb.norm(p=2)

@@ -6,6 +6,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import check_one_of
+from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
+                                    sharded_propagation)
 from lirdrec_pyg.models.base import (Recommender, check_positive,
                                      embedding_bpr_loss)
 from lirdrec_pyg.models.registry import register_model
@@ -104,7 +106,16 @@ class LIRDRec(Recommender):
             and loss stay float32), several times faster on CPUs with
             AMX/AVX-512-BF16 and on recent GPUs. A documented deviation, off
             by default. (default: :obj:`"float32"`)
+
+    Shardable (:meth:`shard`): every process encodes only its block of
+    items (and keeps only that block of the DCT input), gathers the
+    normalised item encodings, propagates the rows of its users and items,
+    and gathers the propagated rows; PWC, the item graph and the loss then
+    run on all rows in every process, which keeps PWC's state the same
+    everywhere.
     """
+    shardable = True
+
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_layers: int = 2, reg_weight: float = 1e-3,
                  decay_weight: float = 0.9, decay_base: float = 0.9,
@@ -236,19 +247,49 @@ class LIRDRec(Recommender):
         # Back to the parameters' dtype (a no-op without bfloat16).
         return out.to(self.user_preference.dtype)
 
+    def shard(self, sharding: Sharding) -> None:
+        super().shard(sharding)
+        start, end = sharding.item_range
+        # The encoder inputs of this process's items only; the full float32
+        # features stay (views of the dataset's) for new-item neighbours.
+        for m in self.modalities:
+            self.register_graph(f'xl_{m}', getattr(self, f'x_{m}')[start:end])
+        for name in ('s0', 's0b') + tuple(f'xb_{m}' for m in self.modalities):
+            if getattr(self, name, None) is not None:
+                self.register_buffer(name,
+                                     getattr(self, name)[start:end].clone(),
+                                     persistent=False)
+        self.register_graph('adj_rows', sharded_adjacency(self.adj, sharding))
+
+    def _encoder_inputs(self) -> Tuple[List[Tensor], Optional[Tensor]]:
+        if self.precision == 'bfloat16':
+            xs = [getattr(self, f'xb_{m}') for m in self.modalities]
+            return xs, (self.s0b if self.shared is not None else None)
+        if self.sharding is not None:
+            xs = [getattr(self, f'xl_{m}') for m in self.modalities]
+        else:
+            xs = self._features()
+        return xs, (self.s0 if self.shared is not None else None)
+
     def propagate(self) -> Tuple[Tensor, Tensor]:
         r"""The propagated :math:`(\mathbf{E}_U, \mathbf{E}_I)`, before any
         fusion or item graph, shape :obj:`[*, B * d]`."""
-        if self.precision == 'bfloat16':
-            xs = [getattr(self, f'xb_{m}') for m in self.modalities]
-            s0 = self.s0b if self.shared is not None else None
+        items = self.item_branches(*self._encoder_inputs())
+        if self.sharding is None:
+            ego = torch.cat([self.user_preference, items], dim=0)
+            ego = l2_normalize(ego).flatten(1)
+            out = self.propagation(ego, self.adj)
         else:
-            xs = self._features()
-            s0 = self.s0 if self.shared is not None else None
-        items = self.item_branches(xs, s0)
-        ego = torch.cat([self.user_preference, items], dim=0)
-        ego = l2_normalize(ego).flatten(1)
-        out = self.propagation(ego, self.adj)
+            # Every rank normalises all users (cheaper than gathering them)
+            # and gathers the items, which each rank encodes a block of.
+            start, end = self.sharding.user_range
+            users = l2_normalize(self.user_preference).flatten(1)
+            items = l2_normalize(items).flatten(1)
+            ego = torch.cat([users, self.sharding.gather_items(items)])
+            local = torch.cat([users[start:end], items])
+            out = self.sharding.gather_nodes(sharded_propagation(
+                self.propagation, local, self.adj_rows, self.sharding,
+                x_full=ego))
         return out[:self.num_users], out[self.num_users:]
 
     def forward(self) -> Tuple[Tensor, Tensor]:
@@ -270,8 +311,12 @@ class LIRDRec(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user, item = self.forward()
-        rank = embedding_bpr_loss(user, item, users, pos_items, neg_items)
-        return rank + self.reg_weight * self.regularization(user, item)
+        rank = embedding_bpr_loss(user, item, users, pos_items, neg_items,
+                                  sharding=self.sharding)
+        reg = self.regularization(user, item)
+        if self.sharding is not None:
+            reg = self.sharding.share(reg)
+        return rank + self.reg_weight * reg
 
     def on_epoch_start(self, epoch: int) -> None:
         r"""Steps the PWC schedule (decay of the scorer weight, copy of the

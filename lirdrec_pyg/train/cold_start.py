@@ -29,8 +29,11 @@ def evaluate_cold_items(model: Recommender, data: HeteroData,
     state = model.inference()
     items = cold.items
 
+    tensors = list(model.parameters()) + list(model.buffers())
+    device = tensors[0].device if tensors else torch.device('cpu')
+
     def score(users: torch.Tensor) -> torch.Tensor:
-        return model.score(state, users)[:, items.to(users.device)]
+        return model.score(state, users.to(device))[:, items.to(device)]
 
     out = evaluator.evaluate(score)
     out['num_cold_items'] = int(items.numel())

@@ -284,23 +284,37 @@ class FullRankingEvaluator:
             with the keys of
             :func:`~lirdrec_pyg.train.metrics.ranking_metrics`.
         """
+        return self.accumulate(score_fn).compute()
+
+    @torch.no_grad()
+    def accumulate(self, score_fn: ScoreFn, start: int = 0,
+                   end: Optional[int] = None) -> RankingMetricAccumulator:
+        r"""The metric sums of the evaluated users at positions
+        :obj:`start` to :obj:`end` of :obj:`users` (default: all), so that
+        several processes can each score a block of users and add up their
+        accumulators (see :meth:`RankingMetricAccumulator.all_reduce_`)."""
+        num_users = self.users.numel()
+        end = num_users if end is None else end
+        if not 0 <= start <= end <= num_users:
+            raise ValueError(f"'start' and 'end' must satisfy 0 <= start <= "
+                             f"end <= {num_users} (got {start}, {end})")
         acc = RankingMetricAccumulator(self.ks)
         k_max = self.ks[-1]
         num_items = self.num_items
-        for start in self._batches():
-            end = min(start + self.batch_size, self.users.numel())
-            scores, cache = self._masked_scores(score_fn, start, end)
+        for first in range(start, end, self.batch_size):
+            last = min(first + self.batch_size, end)
+            scores, cache = self._masked_scores(score_fn, first, last)
             top_scores, top_items = scores.topk(k_max, dim=1)
 
-            lo, hi = self._rel_ptr[start], self._rel_ptr[end]
-            pos = torch.arange(start, end, device=scores.device).view(-1, 1)
+            lo, hi = self._rel_ptr[first], self._rel_ptr[last]
+            pos = torch.arange(first, last, device=scores.device).view(-1, 1)
             hits = isin_sorted(pos * num_items + top_items,
                                cache['rel_keys'][lo:hi])
             # A masked item only reaches the top K when fewer than K items
             # are unmasked; it must never count.
             hits &= top_scores != float('-inf')
-            acc.update(hits, cache['num_relevant'][start:end])
-        return acc.compute()
+            acc.update(hits, cache['num_relevant'][first:last])
+        return acc
 
     @torch.no_grad()
     def topk(self, score_fn: ScoreFn, k: int) -> Tuple[Tensor, Tensor]:
