@@ -38,7 +38,8 @@ def sharded_propagation(propagation: LightGCNPropagation, x_local: Tensor,
             sharding.gather_nodes(h)
         # The rows are a rectangular block: its transpose serves the
         # backward pass (built once, cached on the block).
-        h = sparse_propagate(adj_rows, full, symmetric=False)
+        h = sparse_propagate(full, adj_rows, normalize=False,
+                             symmetric=False)
         if combine != 'last':
             total = total + h
     if combine == 'last':

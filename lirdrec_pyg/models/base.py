@@ -1,5 +1,6 @@
 """The interface through which models, the trainer and the evaluator meet."""
-from typing import Any, Dict, List, Optional, Tuple
+import copy
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -7,13 +8,16 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import (check_fraction, check_non_negative,
                                 check_one_of, check_positive)
-from lirdrec_pyg.data.hetero import get_modalities
+from lirdrec_pyg.data.hetero import get_modalities, split_edge_index
 from lirdrec_pyg.distributed.sharding import Sharding
+from lirdrec_pyg.transforms.adjacency import copy_marks
 
-__all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
+__all__ = ['UI', 'Recommender', 'train_edge_index', 'bpr_loss',
+           'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
            'squared_embedding_reg', 'require_modalities', 'check_positive',
-           'check_fraction', 'check_non_negative', 'check_one_of']
+           'check_fraction', 'check_non_negative', 'check_one_of',
+           'with_modalities']
 
 UI = ('user', 'interacts', 'item')
 
@@ -51,6 +55,10 @@ class Recommender(torch.nn.Module):
         self.num_users = int(data['user'].num_nodes)
         self.num_items = int(data['item'].num_nodes)
         self._graphs: Dict[str, Any] = {}
+        try:  # what recommend() excludes by default
+            self._graphs['_train_edge_index'] = train_edge_index(data)
+        except ValueError:  # no (unique) user-item relation
+            self._graphs['_train_edge_index'] = None
 
     def register_graph(self, name: str, adj: Any) -> None:
         r"""Keeps a fixed (sparse) graph as attribute :obj:`name`: it moves
@@ -68,7 +76,9 @@ class Recommender(torch.nn.Module):
         super()._apply(fn, recurse)
         for name, adj in self._graphs.items():
             if adj is not None:
-                self._graphs[name] = fn(adj)
+                # A moved graph keeps its library marks (normalised,
+                # symmetric): the fast backward stays without a re-check.
+                self._graphs[name] = copy_marks(adj, fn(adj))
         return self
 
     def shard(self, sharding: Sharding) -> None:
@@ -115,6 +125,81 @@ class Recommender(torch.nn.Module):
         user_emb, item_emb = state
         return user_emb[users] @ item_emb.t()
 
+    @torch.no_grad()
+    def recommend(self, k: int, users: Optional[Tensor] = None,
+                  exclude_edge_index: Optional[Tensor] = None,
+                  exclude_train: bool = True,
+                  batch_size: int = 4096) -> Tensor:
+        r"""The top-:math:`k` items of every user, best first (the model is
+        put in evaluation mode meanwhile).
+
+        Args:
+            k (int): Items per user, in :obj:`[1, num_items]`.
+            users (torch.Tensor, optional): User ids (default: :obj:`None`,
+                all users in order).
+            exclude_edge_index (torch.Tensor, optional): Further
+                :obj:`[2, E]` (user, item) pairs never recommended.
+                (default: :obj:`None`)
+            exclude_train (bool, optional): Leaves out each user's training
+                items (those of the data the model was built from).
+                (default: :obj:`True`)
+            batch_size (int, optional): Users scored at a time.
+                (default: :obj:`4096`)
+
+        Returns:
+            A :obj:`[len(users), k]` tensor of item ids. A user with fewer
+            than :math:`k` items left gets excluded items in the last
+            columns.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) \
+                or not 0 < k <= self.num_items:
+            raise ValueError(f"'k' must be an integer in [1, "
+                             f"{self.num_items}] (got {k!r})")
+        users = torch.arange(self.num_users) if users is None \
+            else torch.as_tensor(users, dtype=torch.long).view(-1)
+        if users.numel() and (int(users.min()) < 0
+                              or int(users.max()) >= self.num_users):
+            raise ValueError(f"'users' must hold ids in [0, "
+                             f"{self.num_users}) (got [{int(users.min())}, "
+                             f"{int(users.max())}])")
+        excluded = []
+        if exclude_train:
+            train = self._graphs.get('_train_edge_index')
+            if train is None:
+                raise ValueError("the model does not know its training "
+                                 "edges: pass exclude_train=False (and "
+                                 "exclude_edge_index=... if needed)")
+            excluded.append(train)
+        if exclude_edge_index is not None:
+            excluded.append(exclude_edge_index)
+        keys = torch.cat([e[0].cpu().long() * self.num_items +
+                          e[1].cpu().long() for e in excluded]).unique() \
+            if excluded else torch.empty(0, dtype=torch.long)
+        key_user = keys.div(self.num_items, rounding_mode='floor')
+        was_training = self.training
+        self.eval()
+        try:
+            state = self.inference()
+            out = []
+            for batch in users.split(batch_size):
+                scores = self.score(state, batch).clone()
+                # Excluded pairs of the batch: rows by position in the batch.
+                lo = torch.searchsorted(key_user, batch)
+                hi = torch.searchsorted(key_user, batch, right=True)
+                counts = hi - lo
+                rows = torch.repeat_interleave(
+                    torch.arange(batch.numel()), counts)
+                start = torch.repeat_interleave(lo - counts.cumsum(0) +
+                                                counts, counts)
+                cols = keys[torch.arange(rows.numel()) + start] % \
+                    self.num_items
+                scores[rows.to(scores.device), cols.to(scores.device)] = \
+                    float('-inf')
+                out.append(scores.topk(k, dim=1).indices.cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, k, dtype=torch.long)
+
     def extra_state_for_checkpoint(self) -> Dict[str, Any]:
         r"""Non-tensor state to checkpoint beside :meth:`state_dict`."""
         return {}
@@ -123,16 +208,41 @@ class Recommender(torch.nn.Module):
         r"""Restores what :meth:`extra_state_for_checkpoint` returned."""
 
 
-def require_modalities(data: HeteroData, model: str) -> List[str]:
+def train_edge_index(data: HeteroData,
+                     edge_type: Optional[Sequence[str]] = None) -> Tensor:
+    r"""The training (user, item) pairs of :obj:`data`, from
+    :obj:`edge_type` or the only user-to-item relation (see
+    :func:`~lirdrec_pyg.data.hetero.user_item_edge_type`)."""
+    return split_edge_index(data, 'train', edge_type)
+
+
+def require_modalities(data: HeteroData, model: str,
+                       keys: Optional[Sequence[str]] = None) -> List[str]:
     r"""The modality names of :obj:`data`
-    (:func:`~lirdrec_pyg.data.get_modalities`), or a :class:`ValueError`
-    naming :obj:`model` if the dataset has no item features."""
-    modalities = get_modalities(data)
+    (:func:`~lirdrec_pyg.data.get_modalities`: :obj:`keys`, else
+    :obj:`data.modalities`, else :obj:`['x']` for :obj:`data['item'].x`), or
+    a :class:`ValueError` naming :obj:`model` if the dataset has no item
+    features."""
+    modalities = get_modalities(data, keys)
     if not modalities:
         raise ValueError(f"{model} needs item features, but dataset "
                          f"'{getattr(data, 'name', '')}' has no modalities "
-                         f"('data.modalities' is empty)")
+                         f"('data.modalities' is empty and data['item'].x "
+                         f"is not set)")
     return modalities
+
+
+def with_modalities(data: HeteroData, modalities: List[str]) -> HeteroData:
+    r""":obj:`data` if :obj:`data.modalities` lists every name in
+    :obj:`modalities`, else a shallow copy that does (tensors shared), for
+    transforms that read :obj:`data.modalities` (the item kNN graph) when
+    the features are keys such as :obj:`data['item'].x`; the caller's object
+    is not changed."""
+    if set(modalities) <= set(getattr(data, 'modalities', None) or []):
+        return data
+    view = copy.copy(data)
+    view.modalities = list(modalities)
+    return view
 
 
 def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,

@@ -51,7 +51,8 @@ class LightGCN(Recommender):
         self.reg_weight = reg_weight
         self.embedding = torch.nn.Embedding(self.num_users + self.num_items,
                                             embedding_dim)
-        self.propagation = LightGCNPropagation(num_layers, combine)
+        self.propagation = LightGCNPropagation(num_layers, combine,
+                                               normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
         self.reset_parameters()
 

@@ -6,10 +6,11 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import check_one_of
+from lirdrec_pyg.data.hetero import get_modalities
 from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
                                     sharded_propagation)
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss)
+                                     embedding_bpr_loss, with_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.functional import l2_normalize, mean_square
@@ -98,8 +99,10 @@ class LIRDRec(Recommender):
         combine (str, optional): Layer combination of the propagation,
             :obj:`"sum"` (the reference), :obj:`"mean"` or :obj:`"last"`.
             (default: :obj:`"sum"`)
-        modalities (list[str], optional): The modalities to use, a subset of
-            :obj:`data.modalities` (default: :obj:`None`, all).
+        modalities (list[str], optional): The item feature keys to use as
+            modalities (default: :obj:`None`: :obj:`data.modalities`, or
+            :obj:`['x']` for :obj:`data['item'].x`, see
+            :func:`~lirdrec_pyg.data.get_modalities`).
         precision (str, optional): :obj:`"float32"` (exact, the reference)
             or :obj:`"bfloat16"`: the encoders' matrix products run in
             bfloat16 under :func:`torch.autocast` (parameters, propagation
@@ -172,7 +175,8 @@ class LIRDRec(Recommender):
                                      persistent=False)
         self.user_preference = torch.nn.Parameter(
             torch.empty(self.num_users, self.num_branches, embedding_dim))
-        self.propagation = LightGCNPropagation(num_layers, combine)
+        self.propagation = LightGCNPropagation(num_layers, combine,
+                                               normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
 
         self.pwc: Optional[PWCFusion] = None
@@ -188,10 +192,11 @@ class LIRDRec(Recommender):
         self.item_graph_weights: Dict[str, float] = {}
         self.register_graph('item_adj', None)
         if use_item_graph:
+            graph_data = with_modalities(data, self.modalities)
             self.item_graph_weights = ItemKNNGraph(
                 knn_k, modality_weights,
-                modalities=self.modalities).resolve_weights(data)
-            item_adj = get_item_graph(data, knn_k, modality_weights,
+                modalities=self.modalities).resolve_weights(graph_data)
+            item_adj = get_item_graph(graph_data, knn_k, modality_weights,
                                       self.modalities).float()
             self.register_graph('item_adj', item_adj)
             # I + S in one matrix: Z_I = E_I + S E_I is one product.
@@ -202,21 +207,22 @@ class LIRDRec(Recommender):
     @staticmethod
     def _resolve_modalities(data: HeteroData,
                             modalities: Optional[Sequence[str]]) -> List[str]:
-        available = list(getattr(data, 'modalities', None) or [])
-        if not available:
-            raise ValueError(f"LIRDRec represents items by their features, "
-                             f"but dataset '{getattr(data, 'name', '')}' "
-                             f"has no item modalities")
+        available = get_modalities(data)
         if modalities is None:
+            if not available:
+                raise ValueError(f"LIRDRec represents items by their "
+                                 f"features, but dataset "
+                                 f"'{getattr(data, 'name', '')}' has no item "
+                                 f"modalities (set data.modalities, "
+                                 f"data['item'].x, or pass 'modalities')")
             return available
-        modalities = list(modalities)
-        unknown = sorted(set(modalities) - set(available))
-        if not modalities or unknown or len(set(modalities)) < len(
-                modalities):
+        modalities = [modalities] if isinstance(modalities, str) \
+            else list(modalities)
+        if not modalities or len(set(modalities)) < len(modalities):
             raise ValueError(f"'modalities' must be a non-empty list of "
-                             f"distinct names from {available} "
+                             f"distinct feature keys of data['item'] "
                              f"(got {modalities})")
-        return modalities
+        return get_modalities(data, modalities)
 
     def _features(self) -> List[Tensor]:
         return [getattr(self, f'x_{m}') for m in self.modalities]
@@ -242,7 +248,7 @@ class LIRDRec(Recommender):
                             enabled=self.precision == 'bfloat16'):
             out = [enc(x) for enc, x in zip(self.encoders, xs)]
             if self.shared is not None:
-                out.append(self.shared(s0))
+                out.append(self.shared(s0, transformed=True))
             out = torch.stack(out, dim=1)
         # Back to the parameters' dtype (a no-op without bfloat16).
         return out.to(self.user_preference.dtype)
@@ -299,8 +305,8 @@ class LIRDRec(Recommender):
         if self.pwc_item is not None:
             item = self.pwc_item(item)
         if self.use_item_graph:
-            item = sparse_propagate(self.item_adj_plus_identity, item,
-                                    symmetric=False)
+            item = sparse_propagate(item, self.item_adj_plus_identity,
+                                    normalize=False, symmetric=False)
         return user, item
 
     def regularization(self, user: Tensor, item: Tensor) -> Tensor:

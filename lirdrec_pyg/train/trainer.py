@@ -1,20 +1,19 @@
 """Training with early stopping, checkpoints and exact resumption."""
 import logging
 import math
-import random
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
-import numpy as np
 import torch
+import torch_geometric
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import BPRSampler
 from lirdrec_pyg.distributed import (Sharding, check_device,
                                     init_process_group, resolve_device)
-from lirdrec_pyg.models.base import UI, Recommender
+from lirdrec_pyg.models.base import Recommender, train_edge_index
 from lirdrec_pyg.train.evaluator import FullRankingEvaluator
 from lirdrec_pyg.train.io import atomic_torch_save
 
@@ -97,10 +96,10 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    r"""Seeds Python, NumPy and torch (model initialisation)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    r"""Seeds Python, NumPy and torch (model initialisation) with
+    :func:`torch_geometric.seed_everything` (NumPy takes seeds below
+    :math:`2^{32}`, hence the modulo)."""
+    torch_geometric.seed_everything(seed % 2**32)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -272,7 +271,7 @@ class Trainer:
             return TrainResult(0, 0, valid, test,
                                time.perf_counter() - start, [], False)
 
-        edge_index = self.data[UI].edge_index
+        edge_index = train_edge_index(self.data)
         sampler = BPRSampler(edge_index.to(self.device),
                              self.model.num_users, self.model.num_items)
         optimizer = make_adam(self.model.parameters(), cfg.lr,
