@@ -20,6 +20,10 @@ from lirdrec_pyg.train.evaluator import FullRankingEvaluator
 from lirdrec_pyg.train.io import (CheckpointError, atomic_torch_save,
                                   safe_torch_load)
 from lirdrec_pyg.train.metrics import METRIC_NAMES
+from lirdrec_pyg.train.sampled import (check_subgraph_support,
+                                       make_sampled_optimizer,
+                                       make_subgraph_sampler,
+                                       subgraph_batch_loss)
 from lirdrec_pyg.train.schema import ConfigError, check_value
 
 CHECKPOINT = 'checkpoint.pt'
@@ -34,6 +38,14 @@ class TrainConfig:
         epochs (int): Maximum number of epochs. (default: :obj:`1000`)
         batch_size (int): Triples per optimisation step. (default: :obj:`2048`)
         lr (float): Adam learning rate. (default: :obj:`1e-3`)
+        lr_decay (float): Learning-rate decay of the reference toolbox's
+            ``learning_rate_scheduler``: epoch :math:`t` (from 1) trains with
+            :math:`\mathrm{lr} \cdot \mathrm{lr\_decay}^{(t-1) /
+            \mathrm{lr\_decay\_step}}`, a smooth decay reaching
+            :obj:`lr_decay` after :obj:`lr_decay_step` epochs; :obj:`1.0`
+            keeps the rate constant. (default: :obj:`1.0`)
+        lr_decay_step (int): Epochs over which the rate decays by
+            :obj:`lr_decay`. (default: :obj:`50`)
         weight_decay (float): Adam weight decay. (default: :obj:`0.0`)
         patience (int): Evaluations without improvement of
             :obj:`valid_metric` before stopping. (default: :obj:`20`)
@@ -53,10 +65,21 @@ class TrainConfig:
             split, as the MMRec toolbox draws them) or :obj:`"all_items"`.
             Held-out cold-start items are never drawn.
             (default: :obj:`"train_items"`)
+        mode (str): ``full`` (every step propagates over the whole graph,
+            exact, the reference) or ``sampled`` (every step propagates over
+            its batch's sampled subgraph, linear-time epochs; LightGCN and
+            LIRDRec; needs the ``ext`` extra, see
+            :mod:`lirdrec_pyg.train.sampled`). (default: :obj:`full`)
+        num_neighbors (int or list of int): With ``mode: sampled``,
+            neighbours sampled per node at each hop (one int for every hop,
+            or one per propagation layer); ``-1`` keeps all.
+            (default: :obj:`10`)
     """
     epochs: int = 1000
     batch_size: int = 2048
     lr: float = 1e-3
+    lr_decay: float = 1.0
+    lr_decay_step: int = 50
     weight_decay: float = 0.0
     patience: int = 20
     eval_every: int = 1
@@ -68,6 +91,8 @@ class TrainConfig:
     device: str = 'cpu'
     progress: bool = True
     negatives: str = 'train_items'
+    mode: str = 'full'
+    num_neighbors: Union[int, List[int]] = 10
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -76,19 +101,32 @@ class TrainConfig:
                                               getattr(self, f.name),
                                               hints[f.name]))
         for name in ('epochs', 'batch_size', 'patience', 'eval_every',
-                     'eval_batch_size', 'threads'):
+                     'eval_batch_size', 'threads', 'lr_decay_step'):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"train.{name} must be a positive integer "
                                   f"(got {getattr(self, name)})")
         check_device(self.device)
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be positive (got {self.lr})")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ConfigError(f"train.lr_decay must lie in (0, 1] "
+                              f"(got {self.lr_decay})")
         if self.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be >= 0 "
                               f"(got {self.weight_decay})")
         if not self.ks or min(self.ks) <= 0:
             raise ConfigError(f"train.ks must be a non-empty list of "
                               f"positive integers (got {self.ks})")
+        if self.mode not in ('full', 'sampled'):
+            raise ConfigError(f"train.mode must be 'full' or 'sampled' "
+                              f"(got '{self.mode}')")
+        fanouts = self.num_neighbors if isinstance(self.num_neighbors,
+                                                   list) else [
+                                                       self.num_neighbors]
+        if not fanouts or any(k != -1 and k <= 0 for k in fanouts):
+            raise ConfigError(f"train.num_neighbors must be a positive "
+                              f"integer or -1 (all), or a list of them "
+                              f"(got {self.num_neighbors!r})")
         name, _, k = self.valid_metric.partition('@')
         if name not in METRIC_NAMES or not k.isdigit() or int(
                 k) not in self.ks:
@@ -134,6 +172,15 @@ def epoch_seed(seed: int, epoch: int) -> int:
     (seed, epoch) only, so that a resumed run draws what the uninterrupted
     one drew."""
     return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    r"""The learning rate of epoch :obj:`epoch` (from 1),
+    :math:`\mathrm{lr} \cdot \mathrm{lr\_decay}^{(t-1) /
+    \mathrm{lr\_decay\_step}}`: the reference toolbox's ``LambdaLR``
+    factor, stepped once per epoch. A function of the epoch only, so a resumed
+    run trains with the rates of the uninterrupted one."""
+    return config.lr * config.lr_decay ** ((epoch - 1) / config.lr_decay_step)
 
 
 def make_adam(params: Iterable[torch.nn.Parameter], lr: float,
@@ -194,6 +241,12 @@ class Trainer:
             data, 'valid', ks=ks, batch_size=bs)
         self.test_evaluator = FullRankingEvaluator.from_data(
             data, 'test', ks=ks, batch_size=bs)
+        self.subgraph_sampler = None
+        if self.config.mode == 'sampled' and self.model.trainable:
+            check_subgraph_support(self.model)
+            if self.sharding.world_size > 1:
+                raise ValueError("train.mode='sampled' runs in one process "
+                                 "only; use train.mode='full' under torchrun")
 
     def _shard(self, model: Recommender) -> Sharding:
         r"""Joins ``torchrun``'s process group if there is one, and shards
@@ -229,6 +282,8 @@ class Trainer:
     def _train_epoch(self, epoch: int, sampler: BPRSampler,
                      optimizer: torch.optim.Optimizer) -> float:
         seed = epoch_seed(self.config.seed, epoch)
+        for group in optimizer.param_groups:
+            group['lr'] = learning_rate(self.config, epoch)
         torch.manual_seed(seed)  # dropout and other in-model randomness
         generator = torch.Generator(sampler.key.device).manual_seed(seed)
         self.model.train()
@@ -243,7 +298,12 @@ class Trainer:
         first_bad = torch.full((), num_batches, device=self.device)
         for b in range(num_batches):
             sl = slice(b * bs, (b + 1) * bs)
-            loss = self.model.loss(*self._batch(users[sl], pos[sl], neg[sl]))
+            if self.subgraph_sampler is not None:
+                loss = subgraph_batch_loss(self.model, self.subgraph_sampler,
+                                           users[sl], pos[sl], neg[sl])
+            else:
+                loss = self.model.loss(*self._batch(users[sl], pos[sl],
+                                                    neg[sl]))
             optimizer.zero_grad()
             loss.backward()
             self.sharding.all_reduce_gradients(self.model.parameters())
@@ -297,13 +357,21 @@ class Trainer:
             return TrainResult(0, 0, valid, test,
                                time.perf_counter() - start, [], False)
 
+        # Losses that divide by the nominal batch size, as the toolbox does.
+        self.model.batch_size = cfg.batch_size
         edge_index = train_edge_index(self.data)
         sampler = BPRSampler(edge_index.to(self.device),
                              self.model.num_users, self.model.num_items,
                              negative_items=negative_pool(self.data,
                                                           cfg.negatives))
-        optimizer = make_adam(self.model.parameters(), cfg.lr,
-                              cfg.weight_decay)
+        if cfg.mode == 'sampled':
+            self.subgraph_sampler = make_subgraph_sampler(
+                self.model, self.data, cfg.num_neighbors)
+            optimizer = make_sampled_optimizer(self.model, cfg.lr,
+                                               cfg.weight_decay)
+        else:
+            optimizer = make_adam(self.model.parameters(), cfg.lr,
+                                  cfg.weight_decay)
         state: Dict[str, Any] = dict(epoch=0, best_score=-math.inf,
                                      best_epoch=0, valid={}, test={},
                                      bad_evals=0, history=[],
