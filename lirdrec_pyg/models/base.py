@@ -11,8 +11,9 @@ from lirdrec_pyg.data.hetero import get_modalities
 
 __all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
-           'squared_embedding_reg', 'require_modalities', 'check_positive',
-           'check_fraction', 'check_non_negative', 'check_one_of']
+           'squared_embedding_reg', 'require_modalities',
+           'MissingModalitiesError', 'check_positive', 'check_fraction',
+           'check_non_negative', 'check_one_of']
 
 UI = ('user', 'interacts', 'item')
 
@@ -100,13 +101,19 @@ class Recommender(torch.nn.Module):
         r"""Restores what :meth:`extra_state_for_checkpoint` returned."""
 
 
+class MissingModalitiesError(ValueError):
+    r"""A model that needs item features was given a dataset without any
+    (a benchmark shows such a cell as not applicable, not as failed)."""
+
+
 def require_modalities(data: HeteroData, model: str) -> List[str]:
     r"""The modality names of :obj:`data`
-    (:func:`~lirdrec_pyg.data.get_modalities`), or a :class:`ValueError`
-    naming :obj:`model` if the dataset has no item features."""
+    (:func:`~lirdrec_pyg.data.get_modalities`), or a
+    :class:`MissingModalitiesError` naming :obj:`model` if the dataset has no
+    item features."""
     modalities = get_modalities(data)
     if not modalities:
-        raise ValueError(f"{model} needs item features, but dataset "
+        raise MissingModalitiesError(f"{model} needs item features, but dataset "
                          f"'{getattr(data, 'name', '')}' has no modalities "
                          f"('data.modalities' is empty)")
     return modalities

@@ -1,5 +1,6 @@
 r"""Full-ranking evaluation: every evaluated user against all items."""
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from torch import Tensor
@@ -9,6 +10,7 @@ from lirdrec_pyg.train.metrics import (
     RankingMetricAccumulator,
     check_ks,
     isin_sorted,
+    ranking_metrics,
 )
 
 ScoreFn = Callable[[Tensor], Tensor]
@@ -284,6 +286,12 @@ class FullRankingEvaluator:
             :func:`~lirdrec_pyg.train.metrics.ranking_metrics`.
         """
         acc = RankingMetricAccumulator(self.ks)
+        for hits, num_relevant in self._hits(score_fn):
+            acc.update(hits, num_relevant)
+        return acc.compute()
+
+    def _hits(self, score_fn: ScoreFn) -> Iterator[Tuple[Tensor, Tensor]]:
+        # (hit matrix, relevant counts) of every batch of users, in order.
         k_max = self.ks[-1]
         num_items = self.num_items
         for start in self._batches():
@@ -298,8 +306,27 @@ class FullRankingEvaluator:
             # A masked item only reaches the top K when fewer than K items
             # are unmasked; it must never count.
             hits &= top_scores != float('-inf')
-            acc.update(hits, cache['num_relevant'][start:end])
-        return acc.compute()
+            yield hits, cache['num_relevant'][start:end]
+
+    @torch.no_grad()
+    def evaluate_per_user(self, score_fn: ScoreFn) -> Dict[str, Tensor]:
+        r"""Like :meth:`evaluate`, but returns every evaluated user's metric
+        values (for paired significance tests between models) instead of
+        their mean.
+
+        Returns:
+            A dictionary with :obj:`'user'` (the ids of :attr:`users`) and
+            one :obj:`torch.float64` tensor of shape :obj:`[U]` per metric,
+            on the CPU; the mean of each equals :meth:`evaluate`'s value.
+        """
+        parts: Dict[str, List[Tensor]] = {}
+        for hits, num_relevant in self._hits(score_fn):
+            for key, value in ranking_metrics(hits, num_relevant,
+                                              self.ks).items():
+                parts.setdefault(key, []).append(value.cpu())
+        out = {'user': self.users.clone()}
+        out.update({key: torch.cat(values) for key, values in parts.items()})
+        return out
 
     @torch.no_grad()
     def topk(self, score_fn: ScoreFn, k: int) -> Tuple[Tensor, Tensor]:

@@ -13,10 +13,15 @@ import yaml
 import lirdrec_pyg
 from lirdrec_pyg.data import load_dataset
 from lirdrec_pyg.models import create_model
+from lirdrec_pyg.io import atomic_write
 from lirdrec_pyg.train.io import atomic_write_json
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
 
 RESULTS = 'results.json'
+#: Per-user test metrics (``per_user_test.npz``) and, under the cold-start
+#: protocol, per-user metrics on the held-out items (``per_user_cold.npz``).
+PER_USER = 'per_user_{}.npz'
+PER_USER_METRICS = ('Recall', 'NDCG')
 
 
 def versions() -> Dict[str, str]:
@@ -53,6 +58,22 @@ def compact_history(history: List[Dict[str, Any]],
                             for k, v in record['valid'].items()}
         out.append(row)
     return out
+
+
+def save_per_user(path: Union[str, Path], values: Dict[str, Any]) -> None:
+    r"""Writes the user ids and per-user Recall/NDCG of
+    :meth:`~lirdrec_pyg.train.FullRankingEvaluator.evaluate_per_user`
+    atomically as a ``.npz`` of plain arrays."""
+    arrays = {key: value.cpu().numpy() for key, value in values.items()
+              if key == 'user' or key.split('@')[0] in PER_USER_METRICS}
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_per_user(path: Union[str, Path]) -> Dict[str, np.ndarray]:
+    r"""Reads what :func:`save_per_user` wrote (plain arrays only: no
+    pickled objects are accepted)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
 
 
 def _file_logger(path: Path) -> Callable[[str], None]:
@@ -124,5 +145,18 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
         results['cold_start'] = evaluate_cold_items(recommender, data, cold,
                                                     ks=train_cfg.ks)
     if out is not None:
+        # The model is at its best validation epoch (Trainer.fit restores
+        # it): these are the users behind results['test'].
+        state = recommender.eval().inference()
+        save_per_user(out / PER_USER.format('test'),
+                      trainer.test_evaluator.evaluate_per_user(
+                          lambda users: recommender.score(
+                              state, users.to(trainer.device))))
+        if cold is not None:
+            from lirdrec_pyg.train.cold_start import \
+                evaluate_cold_items_per_user
+            save_per_user(out / PER_USER.format('cold'),
+                          evaluate_cold_items_per_user(recommender, cold,
+                                                       ks=train_cfg.ks))
         atomic_write_json(out / RESULTS, results)
     return results
