@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-ext demo test test-slow bench clean
+.PHONY: install install-ext demo test test-slow bench docs clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,5 +33,17 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# The API reference, generated from the docstrings by Sphinx (docs/api/conf.py)
+# with warnings as errors: docs/_build/html/index.html. autosummary writes one
+# page per module into docs/api/generated, rebuilt from scratch every time.
+$(VENV)/.installed-docs: $(STAMP)
+	$(PIP) install -q -c constraints.txt -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	rm -rf docs/api/generated
+	$(BIN)/python -m sphinx -E -W --keep-going -q -b html docs/api docs/_build/html
+	@echo "API reference: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build docs/api/generated

@@ -1,5 +1,5 @@
-"""The ``lirdrec`` command line: train, datasets, summary, plot, features,
-build-kernels."""
+"""The ``lirdrec`` command line: train, datasets, summary, plot, data import,
+features, build-kernels."""
 import argparse
 import json
 import os
@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     kernels.add_argument('--verbose', action='store_true',
                          help="show the compiler's output")
     kernels.set_defaults(func=_cmd_build_kernels)
+
+    from lirdrec_pyg.data.import_cli import add_data_parser
+    add_data_parser(sub)
 
     try:
         from lirdrec_pyg.features.cli import add_features_parser

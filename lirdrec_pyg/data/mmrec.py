@@ -22,12 +22,21 @@ from lirdrec_pyg.data.hetero import build_hetero_data, check_nonempty_splits
 
 REQUIRED_COLUMNS = ('userID', 'itemID', 'x_label')
 FEATURE_SUFFIX = '_feat.npy'
+#: Ids may leave gaps, but an id at or beyond this many times the number of
+#: rows (for items: or of feature rows) plus :obj:`ID_SLACK` is taken for a
+#: raw id: tables are allocated up to the largest id, and an id of 10^12
+#: would ask for hundreds of terabytes.
+MAX_ID_FACTOR = 10
+ID_SLACK = 1000
+_IMPORT_HINT = '; for raw ids, convert the table with `lirdrec data import`'
 _SPLIT_NAMES = {0: 'train', 1: 'valid', 2: 'test'}
 
 
 def _first_bad(values: Sequence[str], parse) -> int:
     for i, value in enumerate(values):
         try:
+            if parse is int and not -2**63 <= int(value) < 2**63:
+                return i
             parse(value)
         except ValueError:
             return i
@@ -41,13 +50,15 @@ def _parse_column(path: Path, column: str, values: Sequence[str],
         return np.fromiter(map(parse, values), dtype=np.float64
                            if kind == 'number' else np.int64,
                            count=len(values))
-    except ValueError:
+    except (ValueError, OverflowError):
         row = _first_bad(values, parse)
         # Line 1 is the header.
         raise DataFormatError(
             f"{path.name}, line {row + 2}: column '{column}' holds "
             f"{values[row]!r}, expected {'an' if kind == 'integer' else 'a'} "
-            f"{kind}") from None
+            f"{kind}{' of at most 64 bits' if kind == 'integer' else ''}"
+            f"{_IMPORT_HINT if column in ('userID', 'itemID') else ''}"
+            ) from None
 
 
 def _read_header(path: Path) -> List[str]:
@@ -122,7 +133,7 @@ def read_inter_file(path: Union[str, Path]) -> Dict[str, np.ndarray]:
     header = _read_header(path)
     try:
         out = _load_columns(path, header)
-    except ValueError:
+    except (ValueError, OverflowError):
         out = _scan_columns(path, header)
     for column in ('userID', 'itemID'):
         neg = np.flatnonzero(out[column] < 0)
@@ -174,6 +185,20 @@ def find_feature_files(folder: Union[str, Path]) -> Dict[str, Path]:
     return {f.name[:-len(FEATURE_SUFFIX)]: f for f in files}
 
 
+def _check_id_range(path: Path, users: np.ndarray, items: np.ndarray,
+                    feature_rows: int) -> None:
+    for column, ids, rows in (('userID', users, users.size),
+                              ('itemID', items, max(items.size,
+                                                    feature_rows))):
+        limit = MAX_ID_FACTOR * rows + ID_SLACK
+        beyond = np.flatnonzero(ids >= limit)
+        if beyond.size:
+            raise DataFormatError(
+                f"{path.name}, line {beyond[0] + 2}: {column} "
+                f"{ids[beyond[0]]} is far beyond the {rows:,} rows (expected "
+                f"dense ids 0..n-1, below {limit:,}){_IMPORT_HINT}")
+
+
 def read_mmrec(folder: Union[str, Path], name: Optional[str] = None,
                inter_file: Optional[Union[str, Path]] = None) -> HeteroData:
     r"""Reads an MMRec dataset folder into a
@@ -185,7 +210,10 @@ def read_mmrec(folder: Union[str, Path], name: Optional[str] = None,
     feature rows (all feature files must have one row per item). Modalities
     are named by file prefix and sorted by name. Raises
     :class:`~lirdrec_pyg.data.errors.DataFormatError` naming the file, line
-    and expectation for any malformed input, and if a split is empty.
+    and expectation for any malformed input, and if a split is empty. Ids
+    must be dense: an id of at least :obj:`MAX_ID_FACTOR` times the number
+    of rows (items: or of feature rows) plus :obj:`ID_SLACK` is refused with
+    a pointer to :obj:`lirdrec data import`, which converts raw ids.
 
     Args:
         folder (str or pathlib.Path): The dataset folder.
@@ -226,6 +254,9 @@ def read_mmrec(folder: Union[str, Path], name: Optional[str] = None,
                 raise DataFormatError(
                     f"{m}{FEATURE_SUFFIX}: found {n} rows, expected one "
                     f"per item ({num_items} items expected)")
+
+    _check_id_range(path, users, items,
+                    max((x.shape[0] for x in features.values()), default=0))
 
     edges = {}
     for code, split in _SPLIT_NAMES.items():

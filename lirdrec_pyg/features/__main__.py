@@ -3,4 +3,7 @@ import sys
 
 from lirdrec_pyg.features.cli import main
 
-sys.exit(main())
+# Guarded so that importing the module (as Sphinx's autosummary does) runs
+# nothing.
+if __name__ == '__main__':
+    sys.exit(main())

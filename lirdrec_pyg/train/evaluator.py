@@ -48,7 +48,8 @@ def _sorted_keys(edge_index: Tensor, num_items: int) -> Tensor:
 
 class FullRankingEvaluator:
     r"""Full-ranking top-:math:`K` evaluator for implicit-feedback
-    recommendation, following the protocol of ``docs/evaluation.md``.
+    recommendation, following the protocol of ``docs/evaluation.md`` (which
+    also lists where it differs from the reference toolbox, MMRec).
 
     Every user with at least one edge in :obj:`eval_edge_index` is scored
     against **all** :obj:`num_items` items; the user's items in

@@ -174,3 +174,32 @@ def test_amazon_baby(load_or_skip):
     train = split_edge_index(data, 'train')
     key = train[0] * 7050 + train[1]
     assert bool((key[1:] > key[:-1]).all())  # sorted, no duplicates
+
+
+@pytest.mark.parametrize('row,message', [
+    ((10**12, 1, 2), "toy.inter, line 10: userID 1000000000000 is far beyond "
+     "the 9 rows (expected dense ids 0..n-1, below 1,090); for raw ids, "
+     "convert the table with `lirdrec data import`"),
+    ((1, 1090, 2), "toy.inter, line 10: itemID 1090 is far beyond the 9 "
+     "rows"),
+    ((1, 10**20, 2), "toy.inter, line 10: column 'itemID' holds "
+     "'100000000000000000000', expected an integer of at most 64 bits; for "
+     "raw ids, convert the table with `lirdrec data import`"),
+    ((1, 'B00XYZ', 2), "toy.inter, line 10: column 'itemID' holds 'B00XYZ', "
+     "expected an integer of at most 64 bits; for raw ids"),
+])
+def test_read_mmrec_rejects_raw_ids(tmp_path, row, message):
+    with pytest.raises(DataFormatError) as e:
+        read_mmrec(write_folder(tmp_path, rows=ROWS + [row]))
+    assert str(e.value).startswith(message)
+
+
+def test_read_mmrec_accepts_gaps_and_feature_rows(tmp_path):
+    # Below the bound (10 x 9 rows + 1000) a gap is fine; feature rows raise
+    # the items' bound.
+    data = read_mmrec(write_folder(tmp_path, rows=ROWS + [(1089, 1089, 2)]))
+    assert data['user'].num_nodes == 1090
+    (tmp_path / 'f').mkdir()
+    folder = write_folder(tmp_path / 'f', rows=ROWS + [(1, 4999, 2)],
+                          features={'text': np.zeros((5000, 2))})
+    assert read_mmrec(folder)[ITEM].num_nodes == 5000

@@ -4,7 +4,8 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.transforms.knn_graph import (II, ItemKNNGraph, knn_indices,
                                               default_modality_weights,
-                                              get_item_graph, knn_graph)
+                                              exact_topk, get_item_graph,
+                                              knn_graph, place_self)
 
 
 def brute_force_knn(x, k, include_self=True):
@@ -102,7 +103,8 @@ def test_item_knn_graph_mixture_matches_dense():
     assert store.edge_index.size(0) == 2
     assert store.edge_weight.numel() == store.edge_index.size(1)
     dense = torch.zeros(40, 40)
-    dense[store.edge_index[0], store.edge_index[1]] = store.edge_weight
+    # PyG's orientation: row 1 is the item, row 0 its neighbour.
+    dense[store.edge_index[1], store.edge_index[0]] = store.edge_weight
     ref = sum(w * brute_force_knn(data['item'][m], 4).float() / 4
               for m, w in weights.items())
     assert torch.allclose(dense, ref, atol=1e-6)
@@ -151,6 +153,11 @@ def test_item_knn_graph_errors():
     with pytest.raises(ValueError, match='no item modalities'):
         ItemKNNGraph(2)(empty)
     assert repr(ItemKNNGraph(3)) == 'ItemKNNGraph(k=3, modality_weights=None)'
+    assert repr(ItemKNNGraph(3, include_self=False, method='faiss')) == (
+        "ItemKNNGraph(k=3, modality_weights=None, include_self=False, "
+        "method='faiss')")
+    with pytest.raises(ValueError, match="'method' must be one of"):
+        ItemKNNGraph(3, method='annoy')
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
@@ -173,6 +180,14 @@ def test_knn_indices_cross():
         knn_indices(query, ref, 21)
     with pytest.raises(ValueError, match='shapes'):
         knn_indices(query, torch.randn(20, 4), 2)
+    with pytest.raises(ValueError, match="'method' must be one of"):
+        knn_indices(query, ref, 2, method='hnsw')
+    with pytest.raises(ValueError, match='cannot both'):
+        knn_indices(ref, ref, 2, exclude_self=True, force_self=True)
+    with pytest.raises(ValueError, match='first rows'):
+        knn_indices(ref, query, 2, exclude_self=True)
+    with pytest.raises(ValueError, match="'k' must lie in"):
+        knn_indices(ref, ref, 20, exclude_self=True)
 
 
 def test_automatic_block_size_bounds_the_block():
@@ -184,3 +199,136 @@ def test_automatic_block_size_bounds_the_block():
     assert auto_block_size(50, 7) == 7
     with pytest.raises(ValueError, match="'block_size' must be positive"):
         auto_block_size(50, 0)
+
+
+@pytest.mark.parametrize('block_size', [1, 5, 64])
+def test_exact_topk_blocks_break_ties_as_one_topk(block_size):
+    # 0/1 rows: every product is exact, so duplicated rows tie exactly
+    # whatever the block; blocking must not change who wins.
+    gen = torch.Generator().manual_seed(3)
+    base = torch.randint(0, 2, (8, 6), generator=gen).float()
+    x = base[torch.randint(0, 8, (30, ), generator=gen)]
+    sim = x @ x.t()
+    assert torch.equal(exact_topk(x, x, 6, block_size),
+                       sim.topk(6, dim=-1).indices)
+    sim.fill_diagonal_(float('-inf'))
+    assert torch.equal(exact_topk(x, x, 6, block_size, torch.arange(30)),
+                       sim.topk(6, dim=-1).indices)
+
+
+@pytest.mark.parametrize('block_size', [1, 7, 100])
+def test_exact_topk_equals_a_fresh_product_per_block(block_size):
+    # The reused buffers give what a product and topk per block give.
+    query, ref = torch.randn(23, 5), torch.randn(40, 5)
+    expected = torch.cat([(query[s:s + block_size] @ ref.t()).topk(
+        4, dim=-1).indices for s in range(0, 23, block_size)])
+    assert torch.equal(exact_topk(query, ref, 4, block_size), expected)
+
+
+@pytest.mark.parametrize('include_self', [True, False])
+def test_item_knn_graph_edges_flow_into_the_item_as_in_lgconv(include_self):
+    from torch_geometric.nn import LGConv
+    data = make_data(num_items=30, dims={'image': 6, 'text': 5})
+    weights = {'image': 0.3, 'text': 0.7}
+    data = ItemKNNGraph(k=4, modality_weights=weights,
+                        include_self=include_self)(data)
+    store = data[II]
+    S = sum(w * brute_force_knn(data['item'][m], 4, include_self) / 4
+            for m, w in weights.items())
+    h = torch.randn(30, 3, dtype=torch.float64)
+    out = LGConv(normalize=False)(h, store.edge_index,
+                                  store.edge_weight.double())
+    assert torch.allclose(out, S @ h, atol=1e-6)
+    assert not torch.allclose(out, S.t() @ h, atol=1e-3)  # S is directed
+    # Every item receives exactly k edges per modality (from itself or not).
+    has_loop = store.edge_index[0] == store.edge_index[1]
+    assert int(has_loop.sum()) == (30 if include_self else 0)
+    assert store.knn_include_self is include_self
+    assert store.knn_method == 'exact'
+
+
+def test_get_item_graph_reads_the_stored_orientation_and_self_loops():
+    data = make_data(num_items=20, dims={'text': 5})
+    # A hand-made relation in PyG's orientation: item 0 receives from 1 and 2.
+    data[II].edge_index = torch.tensor([[1, 2], [0, 0]])
+    data[II].edge_weight = torch.tensor([0.25, 0.75])
+    graph = get_item_graph(data).to_dense()
+    assert graph[0, 1] == 0.25 and graph[0, 2] == 0.75
+    assert graph.sum() == 1.0
+    # Asking for other settings rebuilds and leaves the stored relation.
+    data = make_data(num_items=20, dims={'text': 5})
+    get_item_graph(data, k=3)
+    no_loops = get_item_graph(data, k=3, include_self=False).to_dense()
+    assert no_loops.diagonal().abs().sum() == 0
+    ref = brute_force_knn(data['item']['text'], 3, include_self=False) / 3
+    assert torch.allclose(no_loops, ref.float())
+    assert data[II].knn_include_self is True
+    loops = get_item_graph(data, k=3, include_self=True).to_dense()
+    assert torch.allclose(loops.diagonal(), torch.full((20, ), 1 / 3))
+
+
+def test_place_self():
+    candidates = torch.tensor([[0, 4, 2], [3, 2, 1], [5, 1, 0]])
+    assert place_self(candidates, 3, force=True).tolist() == [
+        [0, 4, 2], [1, 3, 2], [2, 5, 1]]
+    assert place_self(candidates, 2, force=False).tolist() == [
+        [4, 2], [3, 2], [5, 1]]
+
+
+def clustered(num_items, dim, clusters, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    centres = torch.randn(clusters, dim, generator=gen)
+    member = torch.randint(0, clusters, (num_items, ), generator=gen)
+    return centres[member] + 0.3 * torch.randn(num_items, dim, generator=gen)
+
+
+def recall(approx, exact):
+    hits = (approx.unsqueeze(2) == exact.unsqueeze(1)).any(2)
+    return hits.float().mean().item()
+
+
+@pytest.mark.parametrize('include_self', [True, False])
+def test_faiss_knn_graph_recall_on_clustered_items(include_self):
+    pytest.importorskip('faiss')
+    x = clustered(2000, 24, 40)
+    k = 10
+    exact = knn_graph(x, k, include_self=include_self, normalization='none')
+    approx = knn_graph(x, k, include_self=include_self,
+                       normalization='none', method='faiss')
+    assert torch.equal(approx.crow_indices(), exact.crow_indices())
+    cols = approx.col_indices().view(-1, k)
+    assert recall(cols, exact.col_indices().view(-1, k)) >= 0.9
+    own = torch.arange(2000).unsqueeze(1)
+    assert bool((cols == own).any(1).all()) == include_self
+    assert not (cols == own).any(1).any() or include_self
+    # One probed list of ~40 misses neighbours that more lists find.
+    one_list = knn_indices(x, x, k, force_self=include_self,
+                           exclude_self=not include_self, method='faiss',
+                           nprobe=1)
+    assert recall(one_list, exact.col_indices().view(-1, k)) < recall(
+        cols, exact.col_indices().view(-1, k))
+
+
+def test_faiss_unfilled_rows_are_computed_exactly(monkeypatch):
+    import importlib
+
+    # (the package's 'knn_graph' attribute is the function, not the module)
+    module = importlib.import_module('lirdrec_pyg.transforms.knn_graph')
+    x = torch.randn(12, 4)
+
+    def partial(query, ref, k, nprobe=None):
+        out = exact_topk(torch.nn.functional.normalize(query),
+                         torch.nn.functional.normalize(ref), k, 4)
+        out[[2, 7], -1] = -1  # as faiss marks results it could not find
+        return out
+
+    monkeypatch.setattr(module, 'faiss_topk', partial)
+    got = knn_indices(x, x, 3, method='faiss', force_self=True)
+    assert torch.equal(got, knn_indices(x, x, 3, force_self=True))
+
+
+def test_faiss_missing_gives_an_install_hint(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, 'faiss', None)
+    with pytest.raises(ImportError, match=r"lirdrec-pyg\[ann\]"):
+        knn_graph(torch.randn(10, 3), 2, method='faiss')

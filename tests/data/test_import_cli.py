@@ -1,0 +1,54 @@
+from lirdrec_pyg.cli import main
+from lirdrec_pyg.data import read_mmrec
+from lirdrec_pyg.data.importer import read_id_map
+from tests.data.test_importer import planted_rows, write_table
+
+
+def test_data_import_command(tmp_path, capsys):
+    rows = planted_rows(seed=1)
+    path = write_table(tmp_path / 'log.tsv', ['who', 'what', 'when', 'r'],
+                       rows, sep='\t')
+    out = tmp_path / 'mine'
+    args = ['data', 'import', str(path), '--out', str(out), '--user-col',
+            'who', '--item-col', 'what', '--time-col', 'when',
+            '--rating-col', 'r', '--min-rating', '2', '--k-core', '3', '2',
+            '--split', 'temporal', '--ratios', '0.6', '0.2', '0.2']
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    positive = sum(r[3] >= 2 for r in rows)
+    assert 'rating < 2.0' in printed
+    assert 'split temporal (0.6/0.2/0.2)' in printed
+    assert f'train with: lirdrec train --dataset {out}' in printed
+    data = read_mmrec(out)
+    assert data.name == 'mine'
+    edges = sum(data['user', 'interacts', 'item'][k].size(1) for k in (
+        'edge_index', 'val_edge_index', 'test_edge_index'))
+    assert edges <= positive and f'interactions {edges:,}' in printed
+    assert read_id_map(out / 'user_map.tsv')[0] == 'user_000'
+
+    # A second import into the same folder is refused in one line...
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lirdrec: error: Output folder '") and \
+        err.endswith("is not empty; choose another folder or pass "
+                     "--overwrite\n")
+    # ... unless --overwrite.
+    assert main(args + ['--overwrite', '--split', 'random']) == 0
+
+
+def test_data_import_bad_input_is_one_line(tmp_path, capsys):
+    path = write_table(tmp_path / 'log.csv', ['u', 'i', 't'],
+                       [('a', 'x', 1), ('b', 'y', 'later')])
+    code = main(['data', 'import', str(path), '--out', str(tmp_path / 'o'),
+                 '--user-col', 'u', '--item-col', 'i', '--time-col', 't'])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "lirdrec: error: log.csv, line 3: column 't' (timestamp) holds "
+        "'later', expected a number (e.g. Unix seconds) or an ISO 8601 "
+        "date\n")
+    code = main(['data', 'import', str(path), '--out', str(tmp_path / 'o'),
+                 '--user-col', 'u', '--item-col', 'i', '--item-text-cols',
+                 'title'])
+    assert code == 2
+    assert 'need --item-text FILE' in capsys.readouterr().err
+    assert not (tmp_path / 'o').exists()
