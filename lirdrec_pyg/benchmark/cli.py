@@ -1,5 +1,7 @@
 """LIRDRec against the baselines: datasets x models x seeds -> tables.
 
+Examples::
+
     python benchmarks/run.py --suite quick
     python benchmarks/run.py --suite lastfm2k --grid --budget 12 --jobs 2
     python benchmarks/run.py --datasets synthetic --models lirdrec bpr \\
