@@ -84,3 +84,24 @@ def test_usage_errors_exit_2_before_anything_runs(tmp_path, capsys):
         capsys.readouterr().err
     assert main(['--models', 'bpr']) == 2
     assert not any(tmp_path.iterdir())
+
+
+def test_different_commands_get_different_default_folders():
+    from lirdrec_pyg.benchmark.cli import _suite, build_parser, default_out
+
+    def out(*argv):
+        args = build_parser().parse_args(list(argv))
+        suite = _suite(args)
+        return default_out(args, suite, args.grid or suite.tune)
+
+    assert str(out('--suite', 'quick')) == 'results/quick'
+    assert str(out('--suite', 'lastfm2k_grid')) == 'results/lastfm2k_grid'
+    folders = {out('--suite', 'quick', '--set', 'train.epochs=5'),
+               out('--suite', 'quick', '--set', 'train.epochs=6'),
+               out('--suite', 'quick', '--seeds', '3'),
+               out('--suite', 'quick', '--grid'),
+               out('--datasets', 'synthetic', '--models', 'bpr'),
+               out('--datasets', 'synthetic', '--models', 'lightgcn')}
+    assert len(folders) == 6
+    assert out('--suite', 'quick', '--set', 'train.epochs=5') == \
+        out('--suite', 'quick', '--set', 'train.epochs=5')
