@@ -1,5 +1,6 @@
 """Planning and running a benchmark: grid points on validation, then the
 seeds at the selected point, never aborting the table."""
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -121,9 +122,10 @@ class Progress:
     r"""A tqdm bar over cells (with an estimate of the time left) whose
     postfix shows the running cells' latest epoch from their ``train.log``.
     """
-    def __init__(self, total: int, enabled: Optional[bool] = None) -> None:
+    def __init__(self, total: int, enabled: Optional[bool] = None,
+                 metric: str = 'Recall@20') -> None:
         from tqdm.auto import tqdm
-        self.total, self.count = total, 0
+        self.total, self.count, self.metric = total, 0, metric
         self.start = time.perf_counter()
         # disable=None: shown on a terminal only.
         self.bar = tqdm(total=total, desc='cells', unit='cell',
@@ -141,7 +143,7 @@ class Progress:
     def done(self, cell: Cell, record: Dict[str, Any]) -> None:
         self.bar.update(1)
         self.count += 1
-        line = _line(cell, record)
+        line = _line(cell, record, self.metric)
         if self.bar.disable:  # a log file: say how far, and the time left
             elapsed = time.perf_counter() - self.start
             left = elapsed / self.count * (self.total - self.count)
@@ -171,14 +173,15 @@ def _last_epoch(log: Path) -> Optional[int]:
     return int(epochs[-1]) if epochs and epochs[-1].isdigit() else None
 
 
-def _line(cell: Cell, record: Dict[str, Any]) -> str:
+def _line(cell: Cell, record: Dict[str, Any], metric: str) -> str:
     status = record['status']
     if status in OK:
         section = 'cold_start' if 'cold_start' in record else 'test'
         what = ' cold-start' if section == 'cold_start' else ''
-        return (f"{cell.label}: {status}, valid Recall@20 "
-                f"{record['valid']['Recall@20']:.4f},{what} test Recall@20 "
-                f"{record[section]['Recall@20']:.4f} (best epoch "
+        test = record[section].get(metric, math.nan)
+        return (f"{cell.label}: {status}, valid {metric} "
+                f"{record['valid'][metric]:.4f},{what} test {metric} "
+                f"{test:.4f} (best epoch "
                 f"{record['best_epoch']}, {record['seconds']:.0f} s)")
     detail = record.get('reason') or record.get('error')
     return f'{cell.label}: {status}: {detail}'
@@ -194,7 +197,7 @@ def run(entries: List[Entry], suite: Suite, executor: Any,
         finished cell, and a rerun continues from there.
     """
     total = sum(len(e.grid_cells) + len(suite.seeds) for e in entries)
-    bar = Progress(total, progress)
+    bar = Progress(total, progress, suite.metric)
     try:
         stage = [c for e in entries for c in e.grid_cells]
         by_key = {(e.dataset, e.model): e for e in entries}
