@@ -17,6 +17,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                          config_file=args.config, overrides=args.set or [])
     if args.threads is not None:
         config['train']['threads'] = args.threads
+    if args.device is not None:
+        config['train']['device'] = args.device
     if args.cold_items is not None:
         config['eval']['cold_item_fraction'] = args.cold_items
     if args.no_progress:
@@ -100,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from the folder's checkpoint")
     train.add_argument('--threads', type=int,
                        help='torch threads (default: the config, 1)')
+    train.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
+                       help='where to train: auto is cuda if available '
+                       '(default: the config, cpu); under torchrun each '
+                       'process takes the GPU of its LOCAL_RANK')
     train.add_argument('--cold-items', type=float, metavar='FRACTION',
                        help='hold out this share of items entirely and '
                        'report their ranking separately (cold_start)')

@@ -27,3 +27,25 @@ def test_spmm_benchmark_reports_identical_products(capsys):
     assert row['nnz'] == 88654 and row['width'] == 64
     assert row['identical'] is True
     assert row['torch_ms'] > 0 and row['kernel_ms'] > 0
+
+
+def test_gpu_check_dry_run_prints_one_json_line_per_figure():
+    # The script CI runs: the GPU check's code on the CPU with a tiny graph.
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHON=sys.executable)
+    out = subprocess.run([str(root / 'benchmarks' / 'gpu_check.sh'),
+                          '--dry-run'], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [json.loads(line) for line in out.stdout.splitlines()
+            if line.startswith('{')]
+    tests, *epochs = rows
+    assert tests['figure'] == 'cuda_tests' and tests['failed'] == 0
+    assert [(r['model'], r['dataset'], r['device']) for r in epochs] == [
+        ('lirdrec', 'tiny', 'cpu'), ('lightgcn', 'tiny', 'cpu')]
+    for row in epochs:
+        assert row['epoch_seconds'] > 0 and row['eval_seconds'] > 0
+        assert row['steps_per_epoch'] >= 1 and row['peak_host_mib'] > 0

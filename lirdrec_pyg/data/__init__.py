@@ -12,6 +12,7 @@ from lirdrec_pyg.data.hetero import (
     num_items,
     num_users,
     split_edge_index,
+    user_item_edge_type,
 )
 from lirdrec_pyg.data.splits import (
     drop_cold_users,
@@ -41,6 +42,7 @@ __all__ = [
     'build_hetero_data',
     'get_modalities',
     'split_edge_index',
+    'user_item_edge_type',
     'num_users',
     'num_items',
     'random_split_per_user',
@@ -59,3 +61,6 @@ __all__ = [
     'dataset_summary',
     'format_summary',
 ]
+from lirdrec_pyg.data.in_memory import RecommendationDataset  # noqa: E402
+
+__all__ += ['RecommendationDataset']

@@ -16,7 +16,7 @@ Layout (one object per dataset):
   :obj:`data.modalities`.
 * :obj:`data.name` and :obj:`data.num_dropped_cold_users`.
 """
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -213,22 +213,101 @@ def check_nonempty_splits(data: HeteroData, source: str) -> None:
                 f"least one interaction in every split")
 
 
-def get_modalities(data: HeteroData) -> List[str]:
-    r"""Returns the modality names of :obj:`data` (in their stored order)."""
-    return list(getattr(data, 'modalities', None) or [])
+def user_item_edge_type(data: HeteroData,
+                        edge_type: Optional[Sequence[str]] = None
+                        ) -> Tuple[str, str, str]:
+    r"""The user-item relation of :obj:`data`: :obj:`edge_type` if given
+    (checked to exist), else :obj:`('user', 'interacts', 'item')` if present,
+    else the only relation from :obj:`'user'` to :obj:`'item'` nodes (e.g.
+    :obj:`('user', 'rates', 'item')`). Several candidates are refused with a
+    message listing them.
+
+    Args:
+        data (HeteroData): The graph.
+        edge_type (tuple[str, str, str], optional): The relation to use.
+            (default: :obj:`None`)
+    """
+    if edge_type is not None:
+        edge_type = tuple(edge_type)
+        if len(edge_type) != 3 or edge_type not in data.edge_types:
+            raise ValueError(f"'edge_type' {edge_type} is not an edge type "
+                             f"of the data (it has {data.edge_types})")
+        return edge_type  # type: ignore[return-value]
+    if UI in data.edge_types:
+        return UI
+    candidates = [et for et in data.edge_types
+                  if et[0] == USER and et[2] == ITEM]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise ValueError(f"cannot tell the user-item relation of the data "
+                     f"(user -> item edge types: {candidates}); pass "
+                     f"edge_type=('user', <relation>, 'item')")
 
 
-def split_edge_index(data: HeteroData, split: str) -> Tensor:
+def get_modalities(data: HeteroData,
+                   keys: Optional[Sequence[str]] = None,
+                   node_type: str = ITEM) -> List[str]:
+    r"""Returns the item feature keys of :obj:`data` used as modalities:
+    :obj:`keys` if given (each checked to be a :obj:`[num_items, d]` tensor
+    on :obj:`data[node_type]`), else :obj:`data.modalities` (in their stored
+    order), else :obj:`['x']` when :obj:`data[node_type].x` is set, else an
+    empty list.
+
+    Args:
+        data (HeteroData): The graph.
+        keys (list[str], optional): The feature keys to use.
+            (default: :obj:`None`)
+        node_type (str, optional): The item node type.
+            (default: :obj:`'item'`)
+    """
+    if keys is None:
+        stored = list(getattr(data, 'modalities', None) or [])
+        if stored:
+            return stored
+        if node_type in data.node_types and 'x' in data[node_type]:
+            keys = ['x']
+        else:
+            return []
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    store = data[node_type]
+    for key in keys:
+        value = store[key] if key in store else None
+        if not isinstance(value, Tensor) or value.dim() != 2 or (
+                store.num_nodes is not None
+                and value.size(0) != store.num_nodes):
+            raise ValueError(f"'modalities' must be keys of [num_items, "
+                             f"dim] feature tensors of data['{node_type}'] "
+                             f"(data['{node_type}'].{key}: "
+                             f"{_describe(value)})")
+    return keys
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Tensor):
+        return f'shape {list(value.shape)}'
+    return 'missing' if value is None else type(value).__name__
+
+
+def split_edge_index(data: HeteroData, split: str,
+                     edge_type: Optional[Sequence[str]] = None) -> Tensor:
     r"""Returns the :obj:`[2, E]` interactions of a split.
 
     Args:
         data (HeteroData): A graph built by :func:`build_hetero_data`.
         split (str): One of :obj:`'train'`, :obj:`'valid'`, :obj:`'test'`.
+        edge_type (tuple[str, str, str], optional): The user-item relation
+            (default: :obj:`None`, see :func:`user_item_edge_type`).
     """
     if split not in _SPLIT_ATTR:
         raise ValueError(f"Unknown split '{split}', expected one of "
                          f"{list(SPLITS)}")
-    return data[UI][_SPLIT_ATTR[split]]
+    store = data[user_item_edge_type(data, edge_type)]
+    value = getattr(store, _SPLIT_ATTR[split], None)
+    if value is None:
+        raise ValueError(f"the data has no '{split}' split: "
+                         f"data[{store._key}].{_SPLIT_ATTR[split]} is "
+                         f"missing")
+    return value
 
 
 def num_users(data: HeteroData) -> int:

@@ -1,5 +1,6 @@
 """The interface through which models, the trainer and the evaluator meet."""
-from typing import Any, Dict, List, Tuple
+import copy
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -7,13 +8,16 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import (check_fraction, check_non_negative,
                                 check_one_of, check_positive)
-from lirdrec_pyg.data.hetero import get_modalities
+from lirdrec_pyg.data.hetero import get_modalities, split_edge_index
+from lirdrec_pyg.distributed.sharding import Sharding
+from lirdrec_pyg.transforms.adjacency import copy_marks
 
-__all__ = ['UI', 'Recommender', 'bpr_loss', 'dot_bpr_loss',
+__all__ = ['UI', 'Recommender', 'train_edge_index', 'bpr_loss',
+           'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
            'squared_embedding_reg', 'require_modalities',
            'MissingModalitiesError', 'check_positive', 'check_fraction',
-           'check_non_negative', 'check_one_of']
+           'check_non_negative', 'check_one_of', 'with_modalities']
 
 UI = ('user', 'interacts', 'item')
 
@@ -41,12 +45,20 @@ class Recommender(torch.nn.Module):
     """
     #: Whether the model is trained at all (``False`` for e.g. popularity).
     trainable: bool = True
+    #: Whether :meth:`shard` can split the model's work over processes.
+    shardable: bool = False
+    #: This process's share when :meth:`shard` was called (else ``None``).
+    sharding: Optional[Sharding] = None
 
     def __init__(self, data: HeteroData) -> None:
         super().__init__()
         self.num_users = int(data['user'].num_nodes)
         self.num_items = int(data['item'].num_nodes)
         self._graphs: Dict[str, Any] = {}
+        try:  # what recommend() excludes by default
+            self._graphs['_train_edge_index'] = train_edge_index(data)
+        except ValueError:  # no (unique) user-item relation
+            self._graphs['_train_edge_index'] = None
 
     def register_graph(self, name: str, adj: Any) -> None:
         r"""Keeps a fixed (sparse) graph as attribute :obj:`name`: it moves
@@ -64,8 +76,28 @@ class Recommender(torch.nn.Module):
         super()._apply(fn, recurse)
         for name, adj in self._graphs.items():
             if adj is not None:
-                self._graphs[name] = fn(adj)
+                # A moved graph keeps its library marks (normalised,
+                # symmetric): the fast backward stays without a re-check.
+                self._graphs[name] = copy_marks(adj, fn(adj))
         return self
+
+    def shard(self, sharding: Sharding) -> None:
+        r"""Makes this process compute only its share of the full-graph work
+        (its users' and items' rows, see
+        :class:`~lirdrec_pyg.distributed.Sharding`): afterwards
+        :meth:`forward` is a collective that every process of the group
+        calls and that returns all rows, and :meth:`loss` returns this
+        process's share of the loss of the whole batch (the shares sum to the
+        one-process loss). Models that support it set :attr:`shardable` and
+        extend this method; the others run in one process only."""
+        if not self.shardable:
+            if sharding.world_size == 1:
+                return
+            raise ValueError(
+                f"model {type(self).__name__} runs in one process only (it "
+                f"has no sharded forward pass); launch it without torchrun "
+                f"or with --nproc_per_node 1")
+        self.sharding = sharding
 
     def reset_parameters(self) -> None:
         for module in self.children():
@@ -93,6 +125,81 @@ class Recommender(torch.nn.Module):
         user_emb, item_emb = state
         return user_emb[users] @ item_emb.t()
 
+    @torch.no_grad()
+    def recommend(self, k: int, users: Optional[Tensor] = None,
+                  exclude_edge_index: Optional[Tensor] = None,
+                  exclude_train: bool = True,
+                  batch_size: int = 4096) -> Tensor:
+        r"""The top-:math:`k` items of every user, best first (the model is
+        put in evaluation mode meanwhile).
+
+        Args:
+            k (int): Items per user, in :obj:`[1, num_items]`.
+            users (torch.Tensor, optional): User ids (default: :obj:`None`,
+                all users in order).
+            exclude_edge_index (torch.Tensor, optional): Further
+                :obj:`[2, E]` (user, item) pairs never recommended.
+                (default: :obj:`None`)
+            exclude_train (bool, optional): Leaves out each user's training
+                items (those of the data the model was built from).
+                (default: :obj:`True`)
+            batch_size (int, optional): Users scored at a time.
+                (default: :obj:`4096`)
+
+        Returns:
+            A :obj:`[len(users), k]` tensor of item ids. A user with fewer
+            than :math:`k` items left gets excluded items in the last
+            columns.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) \
+                or not 0 < k <= self.num_items:
+            raise ValueError(f"'k' must be an integer in [1, "
+                             f"{self.num_items}] (got {k!r})")
+        users = torch.arange(self.num_users) if users is None \
+            else torch.as_tensor(users, dtype=torch.long).view(-1)
+        if users.numel() and (int(users.min()) < 0
+                              or int(users.max()) >= self.num_users):
+            raise ValueError(f"'users' must hold ids in [0, "
+                             f"{self.num_users}) (got [{int(users.min())}, "
+                             f"{int(users.max())}])")
+        excluded = []
+        if exclude_train:
+            train = self._graphs.get('_train_edge_index')
+            if train is None:
+                raise ValueError("the model does not know its training "
+                                 "edges: pass exclude_train=False (and "
+                                 "exclude_edge_index=... if needed)")
+            excluded.append(train)
+        if exclude_edge_index is not None:
+            excluded.append(exclude_edge_index)
+        keys = torch.cat([e[0].cpu().long() * self.num_items +
+                          e[1].cpu().long() for e in excluded]).unique() \
+            if excluded else torch.empty(0, dtype=torch.long)
+        key_user = keys.div(self.num_items, rounding_mode='floor')
+        was_training = self.training
+        self.eval()
+        try:
+            state = self.inference()
+            out = []
+            for batch in users.split(batch_size):
+                scores = self.score(state, batch).clone()
+                # Excluded pairs of the batch: rows by position in the batch.
+                lo = torch.searchsorted(key_user, batch)
+                hi = torch.searchsorted(key_user, batch, right=True)
+                counts = hi - lo
+                rows = torch.repeat_interleave(
+                    torch.arange(batch.numel()), counts)
+                start = torch.repeat_interleave(lo - counts.cumsum(0) +
+                                                counts, counts)
+                cols = keys[torch.arange(rows.numel()) + start] % \
+                    self.num_items
+                scores[rows.to(scores.device), cols.to(scores.device)] = \
+                    float('-inf')
+                out.append(scores.topk(k, dim=1).indices.cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, k, dtype=torch.long)
+
     def extra_state_for_checkpoint(self) -> Dict[str, Any]:
         r"""Non-tensor state to checkpoint beside :meth:`state_dict`."""
         return {}
@@ -101,25 +208,50 @@ class Recommender(torch.nn.Module):
         r"""Restores what :meth:`extra_state_for_checkpoint` returned."""
 
 
+def train_edge_index(data: HeteroData,
+                     edge_type: Optional[Sequence[str]] = None) -> Tensor:
+    r"""The training (user, item) pairs of :obj:`data`, from
+    :obj:`edge_type` or the only user-to-item relation (see
+    :func:`~lirdrec_pyg.data.hetero.user_item_edge_type`)."""
+    return split_edge_index(data, 'train', edge_type)
+
+
 class MissingModalitiesError(ValueError):
     r"""A model that needs item features was given a dataset without any
     (a benchmark shows such a cell as not applicable, not as failed)."""
 
 
-def require_modalities(data: HeteroData, model: str) -> List[str]:
+def require_modalities(data: HeteroData, model: str,
+                       keys: Optional[Sequence[str]] = None) -> List[str]:
     r"""The modality names of :obj:`data`
-    (:func:`~lirdrec_pyg.data.get_modalities`), or a
-    :class:`MissingModalitiesError` naming :obj:`model` if the dataset has no
-    item features."""
-    modalities = get_modalities(data)
+    (:func:`~lirdrec_pyg.data.get_modalities`: :obj:`keys`, else
+    :obj:`data.modalities`, else :obj:`['x']` for :obj:`data['item'].x`), or
+    a :class:`MissingModalitiesError` naming :obj:`model` if the dataset has
+    no item features."""
+    modalities = get_modalities(data, keys)
     if not modalities:
-        raise MissingModalitiesError(f"{model} needs item features, but dataset "
-                         f"'{getattr(data, 'name', '')}' has no modalities "
-                         f"('data.modalities' is empty)")
+        raise MissingModalitiesError(
+            f"{model} needs item features, but dataset "
+            f"'{getattr(data, 'name', '')}' has no modalities "
+            f"('data.modalities' is empty and data['item'].x is not set)")
     return modalities
 
 
-def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
+def with_modalities(data: HeteroData, modalities: List[str]) -> HeteroData:
+    r""":obj:`data` if :obj:`data.modalities` lists every name in
+    :obj:`modalities`, else a shallow copy that does (tensors shared), for
+    transforms that read :obj:`data.modalities` (the item kNN graph) when
+    the features are keys such as :obj:`data['item'].x`; the caller's object
+    is not changed."""
+    if set(modalities) <= set(getattr(data, 'modalities', None) or []):
+        return data
+    view = copy.copy(data)
+    view.modalities = list(modalities)
+    return view
+
+
+def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,
+             sharding: Optional[Sharding] = None) -> Tensor:
     r"""The Bayesian personalised ranking loss of `"BPR: Bayesian
     Personalized Ranking from Implicit Feedback"
     <https://arxiv.org/abs/1205.2618>`_,
@@ -127,15 +259,20 @@ def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
     .. math::
         \mathcal{L} = -\frac{1}{|B|}\sum_{(u,i,j) \in B}
         \log \sigma(\hat{y}_{ui} - \hat{y}_{uj}).
+
+    With :obj:`sharding`, the scores are this process's block of the batch
+    and the result is its share (:meth:`Sharding.batch_mean`).
     """
-    return -torch.nn.functional.logsigmoid(pos_scores - neg_scores).mean()
+    values = -torch.nn.functional.logsigmoid(pos_scores - neg_scores)
+    return values.mean() if sharding is None else sharding.batch_mean(values)
 
 
-def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor,
+                 sharding: Optional[Sharding] = None) -> Tensor:
     r""":func:`bpr_loss` of dot-product scores
     :math:`\hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i` from the batch
     rows :obj:`user`, :obj:`pos` and :obj:`neg` (each :obj:`[B, d]`)."""
-    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1))
+    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1), sharding)
 
 
 def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,
@@ -152,23 +289,33 @@ def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,
 
 
 def embedding_bpr_loss(user_emb: Tensor, item_emb: Tensor, users: Tensor,
-                       pos_items: Tensor, neg_items: Tensor) -> Tensor:
+                       pos_items: Tensor, neg_items: Tensor,
+                       sharding: Optional[Sharding] = None) -> Tensor:
     r""":func:`dot_bpr_loss` of the batch :obj:`(users, pos_items,
     neg_items)` looked up in the full representations :obj:`user_emb`
     :obj:`[U, d]` and :obj:`item_emb` :obj:`[I, d]` (see
     :func:`gather_triples`)."""
     return dot_bpr_loss(*gather_triples(user_emb, item_emb, users, pos_items,
-                                        neg_items))
+                                        neg_items), sharding=sharding)
 
 
-def embedding_norm_loss(*embeddings: Tensor) -> Tensor:
+def embedding_norm_loss(*embeddings: Tensor,
+                        sharding: Optional[Sharding] = None) -> Tensor:
     r"""The regulariser of the MMRec toolbox that published the reference
     numbers: the sum of the Frobenius norms (not squared) of the batch
     embeddings divided by the batch size,
 
     .. math::
         \mathcal{R} = \frac{1}{|B|} \sum_k \lVert \mathbf{E}_k \rVert_F.
+
+    With :obj:`sharding`, the embeddings are this process's block of the
+    batch: the norms of the whole batch come from the squared norms summed
+    over the processes, and the result is this process's share.
     """
+    if sharding is not None:
+        squares = torch.stack([emb.square().sum() for emb in embeddings])
+        norms = sharding.sum_over_ranks(squares).sqrt()
+        return sharding.share(norms.sum() / sharding.batch_size)
     total = embeddings[0].new_zeros(())
     for emb in embeddings:
         total = total + emb.norm(p=2)

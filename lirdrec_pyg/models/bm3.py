@@ -92,7 +92,8 @@ class BM3(Recommender):
         self.projections = torch.nn.ModuleList([
             torch.nn.Linear(f.size(1), embedding_dim) for f in self.features
         ])
-        self.propagation = LightGCNPropagation(num_layers, 'mean')
+        self.propagation = LightGCNPropagation(num_layers, 'mean',
+                                               normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
         self.reset_parameters()
 

@@ -30,7 +30,12 @@ class BPR(Recommender):
         embedding_dim (int, optional): Size :math:`d` of the factors.
             (default: :obj:`64`)
         reg_weight (float, optional): :math:`\lambda`. (default: :obj:`1e-5`)
+
+    Shardable (:meth:`shard`): there is no graph to split, so the processes
+    only split the batch.
     """
+    shardable = True
+
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  reg_weight: float = 1e-5) -> None:
         super().__init__(data)
@@ -52,8 +57,9 @@ class BPR(Recommender):
              neg_items: Tensor) -> Tensor:
         u = self.user_emb(users)
         p, n = self.item_emb(pos_items), self.item_emb(neg_items)
-        rank = dot_bpr_loss(u, p, n)
-        return rank + self.reg_weight * embedding_norm_loss(u, p, n)
+        rank = dot_bpr_loss(u, p, n, sharding=self.sharding)
+        return rank + self.reg_weight * embedding_norm_loss(
+            u, p, n, sharding=self.sharding)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.num_users}, '

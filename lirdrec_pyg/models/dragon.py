@@ -8,7 +8,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss, require_modalities)
+                                     embedding_bpr_loss, require_modalities,
+                                     with_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation, sparse_propagate
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -107,13 +108,16 @@ class DRAGON(Recommender):
             for m, x in features.items()})
         self.user_modality_weight = torch.nn.Parameter(
             torch.empty(self.num_users, num_mod))
-        self.ui_propagation = LightGCNPropagation(num_layers, 'sum')
+        self.ui_propagation = LightGCNPropagation(num_layers, 'sum',
+                                                  normalize=False)
         self.item_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                    normalize=False,
                                                     symmetric=False)
 
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('item_adj', get_item_graph(
-            data, k=knn_k, modality_weights=modality_weights))
+            with_modalities(data, self.modalities), k=knn_k,
+            modality_weights=modality_weights))
         edge_index, edge_weight = get_user_graph(data, k=user_k)
         self.register_graph('user_adj', user_graph_adjacency(
             edge_index, edge_weight, self.num_users, 'softmax'))
@@ -141,7 +145,8 @@ class DRAGON(Recommender):
                          z[:self.num_users])
             items.append(z[self.num_users:])
         user, item = torch.cat(users, dim=-1), torch.cat(items, dim=-1)
-        user = user + sparse_propagate(self.user_adj, user, symmetric=False)
+        user = user + sparse_propagate(user, self.user_adj, normalize=False,
+                                       symmetric=False)
         item = item + self.item_propagation(item, self.item_adj)
         return user, item
 

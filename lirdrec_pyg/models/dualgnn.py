@@ -95,7 +95,8 @@ class DualGNN(Recommender):
         self.embedding_dim = embedding_dim
         self.k = k
         self.reg_weight = reg_weight
-        self.propagation = LightGCNPropagation(num_layers, combine='sum')
+        self.propagation = LightGCNPropagation(num_layers, combine='sum',
+                                               normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
         edge_index, counts = get_user_graph(data, k)
         self.register_graph('user_adj', user_graph_adjacency(
@@ -139,8 +140,8 @@ class DualGNN(Recommender):
     def aggregate_users(self, user_rep: Tensor) -> Tensor:
         r"""Adds the co-occurrence neighbours' representations,
         :math:`\tilde{\mathbf{z}}_u + \sum_v S_{uv} \tilde{\mathbf{z}}_v`."""
-        return user_rep + sparse_propagate(self.user_adj, user_rep,
-                                           symmetric=False)
+        return user_rep + sparse_propagate(user_rep, self.user_adj,
+                                           normalize=False, symmetric=False)
 
     def forward(self) -> Tuple[Tensor, Tensor]:
         reps = torch.stack(self.modality_representations(), dim=1)

@@ -5,9 +5,11 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_fraction,
+from lirdrec_pyg.models.base import (Recommender, train_edge_index,
+                                     check_fraction,
                                      check_positive, dot_bpr_loss,
-                                     gather_triples, require_modalities)
+                                     gather_triples, require_modalities,
+                                     with_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -95,12 +97,15 @@ class FREEDOM(Recommender):
             m: torch.nn.Linear(x.size(1), embedding_dim)
             for m, x in self._raw_features.items()})
         self.item_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                    normalize=False,
                                                     symmetric=False)
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean')
+        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
+                                                  normalize=False)
 
-        edge_index = data[UI].edge_index
+        edge_index = train_edge_index(data)
         self.register_graph('item_adj', get_item_graph(
-            data, k=knn_k, modality_weights=modality_weights))
+            with_modalities(data, self.modalities), k=knn_k,
+            modality_weights=modality_weights))
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('edge_index', edge_index)
         self.register_graph('edge_weight', degree_sensitive_edge_weight(

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_non_negative,
+from lirdrec_pyg.models.base import (Recommender, train_edge_index,
+                                     check_non_negative,
                                      check_positive, embedding_bpr_loss,
                                      require_modalities, squared_embedding_reg)
 from lirdrec_pyg.models.registry import register_model
@@ -145,7 +146,7 @@ class GRCN(Recommender):
         self.num_layers = num_layers
         self.reg_weight = reg_weight
         n = self.num_users + self.num_items
-        edge_index = data[UI].edge_index
+        edge_index = train_edge_index(data)
         self.graph = EdgeGraph(bipartite_edge_index(edge_index,
                                                     self.num_users), n)
         self.item_to_user = EdgeGraph(edge_index.flip(0), self.num_items,

@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import UI, Recommender, require_modalities
+from lirdrec_pyg.models.base import (Recommender, require_modalities,
+                                     train_edge_index)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.transforms.adjacency import csr_from_coo
 
@@ -67,7 +68,7 @@ class ItemKNNCBF(Recommender):
             parts.append(torch.nn.functional.normalize(x, p=2, dim=-1))
         features = torch.cat(parts, dim=-1) / len(parts) ** 0.5
         self.register_buffer('item_features', features)
-        user, item = data[UI].edge_index
+        user, item = train_edge_index(data)
         self.register_graph('interactions', csr_from_coo(
             user, item, torch.ones(user.numel()), self.num_users,
             self.num_items))

@@ -157,8 +157,10 @@ class LATTICE(Recommender):
         self.modal_weight = torch.nn.Parameter(torch.empty(
             len(self.modalities)))
         self.item_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                    normalize=False,
                                                     symmetric=False)
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean')
+        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
+                                                  normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
         for m, x in self._raw_features.items():
             edge_index, weight = weighted_knn_graph(x, knn_k, block_size)

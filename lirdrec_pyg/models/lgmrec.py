@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+from lirdrec_pyg.models.base import (Recommender, train_edge_index,
+                                     check_positive,
                                      dot_bpr_loss, embedding_norm_loss,
                                      require_modalities)
 from lirdrec_pyg.models.registry import register_model
@@ -153,13 +154,15 @@ class LGMRec(Recommender):
         self.hyper_proj = torch.nn.ParameterList([
             torch.nn.Parameter(torch.empty(dm, num_hyperedges)) for dm in dims
         ])
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean')
-        self.mm_propagation = LightGCNPropagation(num_mm_layers, 'last')
+        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
+                                                  normalize=False)
+        self.mm_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                  normalize=False)
 
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('interactions', interaction_matrix(
-            data[UI].edge_index, self.num_users, self.num_items))
-        user = data[UI].edge_index[0]
+            train_edge_index(data), self.num_users, self.num_items))
+        user = train_edge_index(data)[0]
         deg = torch.bincount(user, minlength=self.num_users).float()
         self.register_buffer('user_inv_deg', 1.0 / (deg + 1e-7)[:, None],
                              persistent=False)
@@ -192,7 +195,8 @@ class LGMRec(Recommender):
         # All modalities side by side in one propagation (columns do not mix).
         items = torch.cat([f @ w for f, w in zip(feats, self.feat_proj)],
                           dim=1)
-        users = sparse_propagate(self.interactions, items, symmetric=False)
+        users = sparse_propagate(items, self.interactions, normalize=False,
+                                 symmetric=False)
         mm = self.mm_propagation(torch.cat([users * self.user_inv_deg, items]),
                                  self.adj)
         local = collab
@@ -203,8 +207,8 @@ class LGMRec(Recommender):
         item_collab = collab[self.num_users:]
         for f, v in zip(feats, self.hyper_proj):
             item_logits = f @ v
-            user_logits = sparse_propagate(self.interactions, item_logits,
-                                           symmetric=False)
+            user_logits = sparse_propagate(item_logits, self.interactions,
+                                           normalize=False, symmetric=False)
             hyper.append(hypergraph_propagate(
                 self._assign(item_logits), self._assign(user_logits),
                 item_collab, self.num_hyper_layers))

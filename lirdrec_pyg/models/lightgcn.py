@@ -5,6 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
+                                    sharded_propagation)
 from lirdrec_pyg.models.base import (Recommender, check_positive,
                                      embedding_bpr_loss, embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
@@ -33,7 +35,13 @@ class LightGCN(Recommender):
         reg_weight (float, optional): :math:`\lambda`. (default: :obj:`1e-4`)
         combine (str, optional): Layer combination, :obj:`"mean"` as in the
             paper, or :obj:`"sum"`. (default: :obj:`"mean"`)
+
+    Shardable (:meth:`shard`): every process propagates the rows of its
+    users and items (the embedding table is replicated, so the first layer
+    needs no gather).
     """
+    shardable = True
+
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_layers: int = 2, reg_weight: float = 1e-4,
                  combine: str = 'mean') -> None:
@@ -43,25 +51,40 @@ class LightGCN(Recommender):
         self.reg_weight = reg_weight
         self.embedding = torch.nn.Embedding(self.num_users + self.num_items,
                                             embedding_dim)
-        self.propagation = LightGCNPropagation(num_layers, combine)
+        self.propagation = LightGCNPropagation(num_layers, combine,
+                                               normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         torch.nn.init.xavier_uniform_(self.embedding.weight)
 
+    def shard(self, sharding: Sharding) -> None:
+        super().shard(sharding)
+        self.register_graph('adj_rows', sharded_adjacency(self.adj, sharding))
+        self.register_graph('local_nodes',
+                            sharding.local_nodes(self.adj.device))
+
     def forward(self) -> Tuple[Tensor, Tensor]:
-        out = self.propagation(self.embedding.weight, self.adj)
+        x = self.embedding.weight
+        if self.sharding is None:
+            out = self.propagation(x, self.adj)
+        else:
+            local = sharded_propagation(
+                self.propagation, x.index_select(0, self.local_nodes),
+                self.adj_rows, self.sharding, x_full=x)
+            out = self.sharding.gather_nodes(local)
         return out[:self.num_users], out[self.num_users:]
 
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user_out, item_out = self.forward()
         rank = embedding_bpr_loss(user_out, item_out, users, pos_items,
-                                  neg_items)
+                                  neg_items, sharding=self.sharding)
         ego = self.embedding.weight
         reg = embedding_norm_loss(ego[users], ego[self.num_users + pos_items],
-                                  ego[self.num_users + neg_items])
+                                  ego[self.num_users + neg_items],
+                                  sharding=self.sharding)
         return rank + self.reg_weight * reg
 
     def __repr__(self) -> str:

@@ -6,8 +6,11 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import check_one_of
+from lirdrec_pyg.data.hetero import get_modalities
+from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
+                                    sharded_propagation)
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss)
+                                     embedding_bpr_loss, with_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.functional import l2_normalize, mean_square
@@ -96,15 +99,26 @@ class LIRDRec(Recommender):
         combine (str, optional): Layer combination of the propagation,
             :obj:`"sum"` (the reference), :obj:`"mean"` or :obj:`"last"`.
             (default: :obj:`"sum"`)
-        modalities (list[str], optional): The modalities to use, a subset of
-            :obj:`data.modalities` (default: :obj:`None`, all).
+        modalities (list[str], optional): The item feature keys to use as
+            modalities (default: :obj:`None`: :obj:`data.modalities`, or
+            :obj:`['x']` for :obj:`data['item'].x`, see
+            :func:`~lirdrec_pyg.data.get_modalities`).
         precision (str, optional): :obj:`"float32"` (exact, the reference)
             or :obj:`"bfloat16"`: the encoders' matrix products run in
             bfloat16 under :func:`torch.autocast` (parameters, propagation
             and loss stay float32), several times faster on CPUs with
             AMX/AVX-512-BF16 and on recent GPUs. A documented deviation, off
             by default. (default: :obj:`"float32"`)
+
+    Shardable (:meth:`shard`): every process encodes only its block of
+    items (and keeps only that block of the DCT input), gathers the
+    normalised item encodings, propagates the rows of its users and items,
+    and gathers the propagated rows; PWC, the item graph and the loss then
+    run on all rows in every process, which keeps PWC's state the same
+    everywhere.
     """
+    shardable = True
+
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_layers: int = 2, reg_weight: float = 1e-3,
                  decay_weight: float = 0.9, decay_base: float = 0.9,
@@ -161,7 +175,8 @@ class LIRDRec(Recommender):
                                      persistent=False)
         self.user_preference = torch.nn.Parameter(
             torch.empty(self.num_users, self.num_branches, embedding_dim))
-        self.propagation = LightGCNPropagation(num_layers, combine)
+        self.propagation = LightGCNPropagation(num_layers, combine,
+                                               normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
 
         self.pwc: Optional[PWCFusion] = None
@@ -177,10 +192,11 @@ class LIRDRec(Recommender):
         self.item_graph_weights: Dict[str, float] = {}
         self.register_graph('item_adj', None)
         if use_item_graph:
+            graph_data = with_modalities(data, self.modalities)
             self.item_graph_weights = ItemKNNGraph(
                 knn_k, modality_weights,
-                modalities=self.modalities).resolve_weights(data)
-            item_adj = get_item_graph(data, knn_k, modality_weights,
+                modalities=self.modalities).resolve_weights(graph_data)
+            item_adj = get_item_graph(graph_data, knn_k, modality_weights,
                                       self.modalities).float()
             self.register_graph('item_adj', item_adj)
             # I + S in one matrix: Z_I = E_I + S E_I is one product.
@@ -191,21 +207,22 @@ class LIRDRec(Recommender):
     @staticmethod
     def _resolve_modalities(data: HeteroData,
                             modalities: Optional[Sequence[str]]) -> List[str]:
-        available = list(getattr(data, 'modalities', None) or [])
-        if not available:
-            raise ValueError(f"LIRDRec represents items by their features, "
-                             f"but dataset '{getattr(data, 'name', '')}' "
-                             f"has no item modalities")
+        available = get_modalities(data)
         if modalities is None:
+            if not available:
+                raise ValueError(f"LIRDRec represents items by their "
+                                 f"features, but dataset "
+                                 f"'{getattr(data, 'name', '')}' has no item "
+                                 f"modalities (set data.modalities, "
+                                 f"data['item'].x, or pass 'modalities')")
             return available
-        modalities = list(modalities)
-        unknown = sorted(set(modalities) - set(available))
-        if not modalities or unknown or len(set(modalities)) < len(
-                modalities):
+        modalities = [modalities] if isinstance(modalities, str) \
+            else list(modalities)
+        if not modalities or len(set(modalities)) < len(modalities):
             raise ValueError(f"'modalities' must be a non-empty list of "
-                             f"distinct names from {available} "
+                             f"distinct feature keys of data['item'] "
                              f"(got {modalities})")
-        return modalities
+        return get_modalities(data, modalities)
 
     def _features(self) -> List[Tensor]:
         return [getattr(self, f'x_{m}') for m in self.modalities]
@@ -231,24 +248,54 @@ class LIRDRec(Recommender):
                             enabled=self.precision == 'bfloat16'):
             out = [enc(x) for enc, x in zip(self.encoders, xs)]
             if self.shared is not None:
-                out.append(self.shared(s0))
+                out.append(self.shared(s0, transformed=True))
             out = torch.stack(out, dim=1)
         # Back to the parameters' dtype (a no-op without bfloat16).
         return out.to(self.user_preference.dtype)
 
+    def shard(self, sharding: Sharding) -> None:
+        super().shard(sharding)
+        start, end = sharding.item_range
+        # The encoder inputs of this process's items only; the full float32
+        # features stay (views of the dataset's) for new-item neighbours.
+        for m in self.modalities:
+            self.register_graph(f'xl_{m}', getattr(self, f'x_{m}')[start:end])
+        for name in ('s0', 's0b') + tuple(f'xb_{m}' for m in self.modalities):
+            if getattr(self, name, None) is not None:
+                self.register_buffer(name,
+                                     getattr(self, name)[start:end].clone(),
+                                     persistent=False)
+        self.register_graph('adj_rows', sharded_adjacency(self.adj, sharding))
+
+    def _encoder_inputs(self) -> Tuple[List[Tensor], Optional[Tensor]]:
+        if self.precision == 'bfloat16':
+            xs = [getattr(self, f'xb_{m}') for m in self.modalities]
+            return xs, (self.s0b if self.shared is not None else None)
+        if self.sharding is not None:
+            xs = [getattr(self, f'xl_{m}') for m in self.modalities]
+        else:
+            xs = self._features()
+        return xs, (self.s0 if self.shared is not None else None)
+
     def propagate(self) -> Tuple[Tensor, Tensor]:
         r"""The propagated :math:`(\mathbf{E}_U, \mathbf{E}_I)`, before any
         fusion or item graph, shape :obj:`[*, B * d]`."""
-        if self.precision == 'bfloat16':
-            xs = [getattr(self, f'xb_{m}') for m in self.modalities]
-            s0 = self.s0b if self.shared is not None else None
+        items = self.item_branches(*self._encoder_inputs())
+        if self.sharding is None:
+            ego = torch.cat([self.user_preference, items], dim=0)
+            ego = l2_normalize(ego).flatten(1)
+            out = self.propagation(ego, self.adj)
         else:
-            xs = self._features()
-            s0 = self.s0 if self.shared is not None else None
-        items = self.item_branches(xs, s0)
-        ego = torch.cat([self.user_preference, items], dim=0)
-        ego = l2_normalize(ego).flatten(1)
-        out = self.propagation(ego, self.adj)
+            # Every rank normalises all users (cheaper than gathering them)
+            # and gathers the items, which each rank encodes a block of.
+            start, end = self.sharding.user_range
+            users = l2_normalize(self.user_preference).flatten(1)
+            items = l2_normalize(items).flatten(1)
+            ego = torch.cat([users, self.sharding.gather_items(items)])
+            local = torch.cat([users[start:end], items])
+            out = self.sharding.gather_nodes(sharded_propagation(
+                self.propagation, local, self.adj_rows, self.sharding,
+                x_full=ego))
         return out[:self.num_users], out[self.num_users:]
 
     def forward(self) -> Tuple[Tensor, Tensor]:
@@ -258,8 +305,8 @@ class LIRDRec(Recommender):
         if self.pwc_item is not None:
             item = self.pwc_item(item)
         if self.use_item_graph:
-            item = sparse_propagate(self.item_adj_plus_identity, item,
-                                    symmetric=False)
+            item = sparse_propagate(item, self.item_adj_plus_identity,
+                                    normalize=False, symmetric=False)
         return user, item
 
     def regularization(self, user: Tensor, item: Tensor) -> Tensor:
@@ -270,8 +317,12 @@ class LIRDRec(Recommender):
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
         user, item = self.forward()
-        rank = embedding_bpr_loss(user, item, users, pos_items, neg_items)
-        return rank + self.reg_weight * self.regularization(user, item)
+        rank = embedding_bpr_loss(user, item, users, pos_items, neg_items,
+                                  sharding=self.sharding)
+        reg = self.regularization(user, item)
+        if self.sharding is not None:
+            reg = self.sharding.share(reg)
+        return rank + self.reg_weight * reg
 
     def on_epoch_start(self, epoch: int) -> None:
         r"""Steps the PWC schedule (decay of the scorer weight, copy of the

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_positive,
+from lirdrec_pyg.models.base import (Recommender, train_edge_index,
+                                     check_positive,
                                      dot_bpr_loss, gather_triples,
                                      require_modalities)
 from lirdrec_pyg.models.registry import register_model
@@ -159,12 +160,14 @@ class MGCN(Recommender):
         self.query = torch.nn.Sequential(torch.nn.Linear(d, d),
                                          torch.nn.Tanh(),
                                          torch.nn.Linear(d, 1, bias=False))
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean')
+        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
+                                                  normalize=False)
         self.ii_propagation = LightGCNPropagation(num_mm_layers, 'last',
+                                                  normalize=False,
                                                   symmetric=False)
         self.register_graph('adj', get_ui_adjacency(data))
         self.register_graph('interactions', normalized_interactions(
-            data[UI].edge_index, self.num_users, self.num_items))
+            train_edge_index(data), self.num_users, self.num_items))
         for k, m in enumerate(self.modalities):
             self.register_graph(f'item_graph_{k}', similarity_knn_graph(
                 data['item'][m], knn_k))
@@ -210,7 +213,8 @@ class MGCN(Recommender):
         for k, item in enumerate(self.purify()):
             item = self.ii_propagation(item, getattr(self,
                                                      f'item_graph_{k}'))
-            user = sparse_propagate(self.interactions, item, symmetric=False)
+            user = sparse_propagate(item, self.interactions, normalize=False,
+                                    symmetric=False)
             views.append(torch.cat([user, item], dim=0))
         side, _ = self.fuse(content, views)
         return content, side

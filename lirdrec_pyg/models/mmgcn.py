@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (UI, Recommender, check_non_negative,
+from lirdrec_pyg.models.base import (Recommender, train_edge_index,
+                                     check_non_negative,
                                      check_one_of, check_positive,
                                      embedding_bpr_loss, require_modalities,
                                      squared_embedding_reg)
@@ -187,7 +188,7 @@ class MMGCN(Recommender):
         self.reg_weight = reg_weight
         n = self.num_users + self.num_items
         self.graph = EdgeGraph(
-            bipartite_edge_index(data[UI].edge_index, self.num_users), n)
+            bipartite_edge_index(train_edge_index(data), self.num_users), n)
         self.register_buffer('mean_weight', 1.0 / self.graph.in_degree()[
             self.graph.dst], persistent=False)
         self.id_embedding = torch.nn.Embedding(n, embedding_dim)

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import UI, Recommender
+from lirdrec_pyg.models.base import Recommender, train_edge_index
 from lirdrec_pyg.models.registry import register_model
 
 
@@ -25,7 +25,7 @@ class Popularity(Recommender):
 
     def __init__(self, data: HeteroData) -> None:
         super().__init__(data)
-        item = data[UI].edge_index[1]
+        item = train_edge_index(data)[1]
         self.register_buffer(
             'item_count',
             torch.bincount(item, minlength=self.num_items).float())

@@ -128,7 +128,8 @@ class SLMRec(Recommender):
         fused_dim = d * self.num_branches if fusion == 'concat' else d
         self.user_out = torch.nn.Linear(fused_dim, d)
         self.item_out = torch.nn.Linear(fused_dim, d)
-        self.propagation = LightGCNPropagation(num_layers, 'mean')
+        self.propagation = LightGCNPropagation(num_layers, 'mean',
+                                               normalize=False)
         self.register_graph('adj', get_ui_adjacency(data))
 
         self.fac_id: Optional[torch.nn.Linear] = None
@@ -170,7 +171,8 @@ class SLMRec(Recommender):
             return self.propagation(x, self.adj)
         total = x
         for _ in range(self.propagation.num_layers):
-            x = F.dropout(sparse_propagate(self.adj, x), self.dropout)
+            x = F.dropout(sparse_propagate(x, self.adj, normalize=False),
+                          self.dropout)
             total = total + x
         return total / (self.propagation.num_layers + 1)
 

@@ -15,3 +15,6 @@ from lirdrec_pyg.nn.graph_conv import (  # noqa: E402
     EdgeGraph, bipartite_edge_index)
 
 __all__ += ['EdgeGraph', 'bipartite_edge_index']
+from lirdrec_pyg.nn.lightgcn import LightGCN  # noqa: E402
+
+__all__ += ['LightGCN']

@@ -1,5 +1,5 @@
 """LIRDRec's multimodal transformation: DCT of the concatenated modalities."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -35,8 +35,9 @@ class MultimodalTransform(torch.nn.Module):
     .. code-block:: python
 
         transform = MultimodalTransform([128, 384], 64)
+        h_s = transform([x_audio, x_text])          # DCT + encoder
         s0 = transform.transform_features([x_audio, x_text])  # once
-        h_s = transform(s0)                                    # per step
+        h_s = transform(s0, transformed=True)        # per step, same result
 
     Args:
         in_channels (Sequence[int]): Feature size of every modality, in the
@@ -51,7 +52,8 @@ class MultimodalTransform(torch.nn.Module):
 
     Shapes:
         - **transform_features input:** a list of :math:`(N, d_m)`
-        - **forward input:** :math:`(N, \sum_m d_m)`
+        - **forward input:** a list of :math:`(N, d_m)`, or
+          :math:`(N, \sum_m d_m)` with :obj:`transformed`
         - **output:** :math:`(N, d)`
     """
     def __init__(self, in_channels: Sequence[int], out_channels: int,
@@ -91,14 +93,46 @@ class MultimodalTransform(torch.nn.Module):
             out.append(dct_ii(x, -1) if self.mode == '1d' else dct_2d(x))
         return torch.cat(out, dim=-1)
 
-    def forward(self, s0: Tensor) -> Tensor:
-        r"""Encodes a precomputed :math:`\mathbf{S}_0`
-        (see :meth:`transform_features`)."""
-        if s0.size(-1) != sum(self.in_channels):
-            raise ValueError(f"'s0' must have {sum(self.in_channels)} "
-                             f"features, the output of transform_features "
-                             f"(got shape {list(s0.shape)})")
-        return self.encoder(s0)
+    def forward(self, x: Union[Tensor, Sequence[Tensor]],
+                transformed: Optional[bool] = None) -> Tensor:
+        r"""Encodes the items.
+
+        Args:
+            x (torch.Tensor or Sequence[torch.Tensor]): Either the list of
+                modality features :obj:`[x_1, ..., x_M]` (transformed here),
+                or one :obj:`[N, sum(in_channels)]` tensor, with
+                :obj:`transformed` saying what it holds.
+            transformed (bool, optional): For a single tensor: :obj:`True`
+                if it is :math:`\mathbf{S}_0` from :meth:`transform_features`
+                (the fast path for fixed features), :obj:`False` if it is the
+                raw features concatenated in :obj:`in_channels` order. Both
+                have the same width, so a single tensor without it is
+                refused. (default: :obj:`None`)
+        """
+        if isinstance(x, (list, tuple)):
+            if transformed:
+                raise ValueError("'transformed=True' needs the single tensor "
+                                 "S0 from transform_features, not a list")
+            return self.encoder(self.transform_features(x))
+        if not isinstance(x, Tensor):
+            raise TypeError(f"'x' must be a tensor or a list of modality "
+                            f"tensors (got {type(x).__name__})")
+        width = sum(self.in_channels)
+        if x.dim() != 2 or x.size(-1) != width:
+            raise ValueError(f"'x' must have shape [N, {width}] (the "
+                             f"modalities {self.in_channels} side by side), "
+                             f"or be a list of modality tensors (got shape "
+                             f"{list(x.shape)})")
+        if transformed is None:
+            raise ValueError(
+                "MultimodalTransform got one tensor, which is either raw "
+                "features side by side or S0 (same width): pass the list of "
+                "modality tensors, or transformed=True for the output of "
+                "transform_features, or transformed=False for raw features "
+                "concatenated in in_channels order")
+        if not transformed:
+            x = self.transform_features(x.split(self.in_channels, dim=-1))
+        return self.encoder(x)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.in_channels}, '

@@ -27,8 +27,11 @@ def _cold_evaluator(model: Recommender, cold: ColdItems,
     state = model.inference()
     items = cold.items
 
+    tensors = list(model.parameters()) + list(model.buffers())
+    device = tensors[0].device if tensors else torch.device('cpu')
+
     def score(users: Tensor) -> Tensor:
-        return model.score(state, users)[:, items.to(users.device)]
+        return model.score(state, users.to(device))[:, items.to(device)]
 
     return evaluator, score, ks
 

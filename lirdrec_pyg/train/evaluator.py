@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from lirdrec_pyg.data.hetero import UI, user_item_edge_type
 from lirdrec_pyg.train.metrics import (
     RankingMetricAccumulator,
     check_ks,
@@ -15,7 +16,7 @@ from lirdrec_pyg.train.metrics import (
 
 ScoreFn = Callable[[Tensor], Tensor]
 
-EDGE_TYPE = ('user', 'interacts', 'item')
+EDGE_TYPE = UI  # the default relation
 SPLIT_ATTRS = {'valid': 'val_edge_index', 'test': 'test_edge_index'}
 
 
@@ -183,14 +184,25 @@ class FullRankingEvaluator:
         ks: Sequence[int] = (5, 10, 20, 50),
         batch_size: int = 4096,
         mask_valid_in_test: bool = False,
+        edge_type: Optional[Sequence[str]] = None,
     ) -> 'FullRankingEvaluator':
         r"""Builds the evaluator of a split of a recommendation graph.
 
-        Reads :obj:`data['user', 'interacts', 'item']` with training edges in
-        :obj:`edge_index` (always masked), validation edges in
-        :obj:`val_edge_index` and test edges in :obj:`test_edge_index`, and
-        the node counts :obj:`data['user'].num_nodes` and
-        :obj:`data['item'].num_nodes`.
+        Two layouts of the user-item relation :obj:`data[edge_type]` are
+        read, with the node counts of its source and target node types:
+
+        * the library's (:func:`~lirdrec_pyg.data.build_hetero_data`):
+          training edges in :obj:`edge_index` (always masked), validation
+          edges in :obj:`val_edge_index`, test edges in
+          :obj:`test_edge_index`;
+        * the output of :class:`torch_geometric.transforms.RandomLinkSplit`
+          (pass its validation or test data): the evaluated pairs in
+          :obj:`edge_label_index` with :obj:`edge_label > 0` (sampled
+          negatives, label 0, are dropped) or in
+          :obj:`pos_edge_label_index`, and the message-passing edges of that
+          split in :obj:`edge_index` masked (training edges for the
+          validation data, training and validation edges for the test data).
+          :obj:`split` then only names the evaluation.
 
         Args:
             data (torch_geometric.data.HeteroData): The graph.
@@ -201,31 +213,56 @@ class FullRankingEvaluator:
             batch_size (int, optional): Users per score block.
                 (default: :obj:`4096`)
             mask_valid_in_test (bool, optional): If :obj:`True` and
-                :obj:`split='test'`, also mask the validation items. The
-                reference protocol does not. (default: :obj:`False`)
+                :obj:`split='test'`, also mask the validation items (library
+                layout). The reference protocol does not.
+                (default: :obj:`False`)
+            edge_type (tuple[str, str, str], optional): The user-item
+                relation. (default: :obj:`None`:
+                :obj:`('user', 'interacts', 'item')` or the only relation
+                from :obj:`'user'` to :obj:`'item'`, see
+                :func:`~lirdrec_pyg.data.hetero.user_item_edge_type`)
         """
         if split not in SPLIT_ATTRS:
             raise ValueError(f"'split' must be one of {list(SPLIT_ATTRS)} "
                              f"(got {split!r})")
-        if EDGE_TYPE not in data.edge_types:
-            raise ValueError(f"'data' has no edge type {EDGE_TYPE} "
-                             f"(got {data.edge_types})")
-        store = data[EDGE_TYPE]
+        edge_type = user_item_edge_type(data, edge_type)
+        store = data[edge_type]
 
         def get(attr: str) -> Tensor:
             value = getattr(store, attr, None)
             if value is None:
-                raise ValueError(f"'data[{EDGE_TYPE}].{attr}' is missing")
+                raise ValueError(f"'data[{edge_type}].{attr}' is missing")
             return value
 
-        masks = [get('edge_index')]
-        if split == 'test' and mask_valid_in_test:
-            masks.append(get('val_edge_index'))
-        num_users, num_items = data['user'].num_nodes, data['item'].num_nodes
+        num_users = data[edge_type[0]].num_nodes
+        num_items = data[edge_type[2]].num_nodes
         if num_users is None or num_items is None:
-            raise ValueError("'data['user'].num_nodes' and "
-                             "'data['item'].num_nodes' must be set")
-        return cls(get(SPLIT_ATTRS[split]), int(num_users), int(num_items),
+            raise ValueError(f"'data['{edge_type[0]}'].num_nodes' and "
+                             f"'data['{edge_type[2]}'].num_nodes' must be set")
+        masks = [get('edge_index')]
+        if SPLIT_ATTRS[split] in store:
+            eval_edge_index = get(SPLIT_ATTRS[split])
+            if split == 'test' and mask_valid_in_test:
+                masks.append(get('val_edge_index'))
+        elif 'pos_edge_label_index' in store:
+            eval_edge_index = get('pos_edge_label_index')
+        elif 'edge_label_index' in store:
+            eval_edge_index = get('edge_label_index')
+            label = getattr(store, 'edge_label', None)
+            if label is not None:
+                if label.dim() != 1 or label.numel() != \
+                        eval_edge_index.size(1):
+                    raise ValueError(f"'data[{edge_type}].edge_label' must "
+                                     f"have one entry per column of "
+                                     f"'edge_label_index' "
+                                     f"({eval_edge_index.size(1)}), got "
+                                     f"{list(label.shape)}")
+                eval_edge_index = eval_edge_index[:, label > 0]
+        else:
+            raise ValueError(f"'data[{edge_type}]' has neither "
+                             f"'{SPLIT_ATTRS[split]}' nor 'edge_label_index' "
+                             f"(the output of RandomLinkSplit)")
+        return cls(eval_edge_index, int(num_users), int(num_items),
                    mask_edge_index=masks, ks=ks, batch_size=batch_size)
 
     @property
@@ -286,28 +323,43 @@ class FullRankingEvaluator:
             with the keys of
             :func:`~lirdrec_pyg.train.metrics.ranking_metrics`.
         """
-        acc = RankingMetricAccumulator(self.ks)
-        for hits, num_relevant in self._hits(score_fn):
-            acc.update(hits, num_relevant)
-        return acc.compute()
+        return self.accumulate(score_fn).compute()
 
-    def _hits(self, score_fn: ScoreFn) -> Iterator[Tuple[Tensor, Tensor]]:
+    @torch.no_grad()
+    def accumulate(self, score_fn: ScoreFn, start: int = 0,
+                   end: Optional[int] = None) -> RankingMetricAccumulator:
+        r"""The metric sums of the evaluated users at positions
+        :obj:`start` to :obj:`end` of :obj:`users` (default: all), so that
+        several processes can each score a block of users and add up their
+        accumulators (see :meth:`RankingMetricAccumulator.all_reduce_`)."""
+        num_users = self.users.numel()
+        end = num_users if end is None else end
+        if not 0 <= start <= end <= num_users:
+            raise ValueError(f"'start' and 'end' must satisfy 0 <= start <= "
+                             f"end <= {num_users} (got {start}, {end})")
+        acc = RankingMetricAccumulator(self.ks)
+        for hits, num_relevant in self._hits(score_fn, start, end):
+            acc.update(hits, num_relevant)
+        return acc
+
+    def _hits(self, score_fn: ScoreFn, start: int,
+              end: int) -> Iterator[Tuple[Tensor, Tensor]]:
         # (hit matrix, relevant counts) of every batch of users, in order.
         k_max = self.ks[-1]
         num_items = self.num_items
-        for start in self._batches():
-            end = min(start + self.batch_size, self.users.numel())
-            scores, cache = self._masked_scores(score_fn, start, end)
+        for first in range(start, end, self.batch_size):
+            last = min(first + self.batch_size, end)
+            scores, cache = self._masked_scores(score_fn, first, last)
             top_scores, top_items = scores.topk(k_max, dim=1)
 
-            lo, hi = self._rel_ptr[start], self._rel_ptr[end]
-            pos = torch.arange(start, end, device=scores.device).view(-1, 1)
+            lo, hi = self._rel_ptr[first], self._rel_ptr[last]
+            pos = torch.arange(first, last, device=scores.device).view(-1, 1)
             hits = isin_sorted(pos * num_items + top_items,
                                cache['rel_keys'][lo:hi])
             # A masked item only reaches the top K when fewer than K items
             # are unmasked; it must never count.
             hits &= top_scores != float('-inf')
-            yield hits, cache['num_relevant'][start:end]
+            yield hits, cache['num_relevant'][first:last]
 
     @torch.no_grad()
     def evaluate_per_user(self, score_fn: ScoreFn) -> Dict[str, Tensor]:
@@ -321,7 +373,7 @@ class FullRankingEvaluator:
             on the CPU; the mean of each equals :meth:`evaluate`'s value.
         """
         parts: Dict[str, List[Tensor]] = {}
-        for hits, num_relevant in self._hits(score_fn):
+        for hits, num_relevant in self._hits(score_fn, 0, self.users.numel()):
             for key, value in ranking_metrics(hits, num_relevant,
                                               self.ks).items():
                 parts.setdefault(key, []).append(value.cpu())

@@ -12,8 +12,10 @@ import yaml
 
 import lirdrec_pyg
 from lirdrec_pyg.data import load_dataset
-from lirdrec_pyg.models import create_model
+from lirdrec_pyg.distributed import (init_process_group, is_main_process,
+                                    resolve_device)
 from lirdrec_pyg.io import atomic_write
+from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train.io import atomic_write_json
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
 
@@ -95,9 +97,17 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
     r"""Loads :obj:`dataset`, builds :obj:`model` with :obj:`config`
     (see :func:`~lirdrec_pyg.train.config.load_config`), trains it and
     returns (and, with :obj:`out_dir`, atomically writes) the results with
-    the config, versions and thread count beside them."""
+    the config, versions and thread count beside them.
+
+    Under ``torchrun`` every process runs this function; they train one
+    model together (see :class:`~lirdrec_pyg.train.Trainer`) and only rank 0
+    writes :obj:`out_dir` and echoes the log."""
     train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
     torch.set_num_threads(train_cfg.threads)
+    init_process_group(resolve_device(train_cfg.device))
+    main = is_main_process()
+    if not main:
+        echo = None
     if data is None:
         data = load_dataset(dataset, **(config.get('data') or {}))
     eval_cfg = config.get('eval') or {}
@@ -113,10 +123,10 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
         log_lines.append(line)
         if echo is not None:
             echo(line)
-        if out is not None:
+        if out is not None and main:
             file_log(line)
 
-    if out is not None:
+    if out is not None and main:
         out.mkdir(parents=True, exist_ok=True)
         file_log = _file_logger(out / 'train.log')
         with open(out / 'config.yaml', 'w') as f:
@@ -138,13 +148,14 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
         'train_seconds': round(result.train_seconds, 3),
         'versions': versions(),
         'threads': torch.get_num_threads(),
+        'processes': _world_size(),
         'history': compact_history(result.history),
     }
     if cold is not None:
         from lirdrec_pyg.train.cold_start import evaluate_cold_items
         results['cold_start'] = evaluate_cold_items(recommender, data, cold,
                                                     ks=train_cfg.ks)
-    if out is not None:
+    if out is not None and main and _world_size() == 1:
         # The model is at its best validation epoch (Trainer.fit restores
         # it): these are the users behind results['test'].
         state = recommender.eval().inference()
@@ -158,5 +169,11 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
             save_per_user(out / PER_USER.format('cold'),
                           evaluate_cold_items_per_user(recommender, cold,
                                                        ks=train_cfg.ks))
+    if out is not None and main:
         atomic_write_json(out / RESULTS, results)
     return results
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+    return dist.get_world_size() if dist.is_initialized() else 1

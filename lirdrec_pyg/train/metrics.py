@@ -7,7 +7,7 @@ per-user metric values, and :class:`RankingMetricAccumulator` averages them
 over batches with equal weight per user (the protocol of
 ``docs/evaluation.md``).
 """
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -231,6 +231,26 @@ class RankingMetricAccumulator:
             self._sums[key] = (total if key not in self._sums else
                                self._sums[key] + total)
         self._count = self._count + valid.sum()
+
+    def all_reduce_(self, all_reduce: Callable[[Tensor], Tensor],
+                    device: Union[str, torch.device, None] = None) -> None:
+        r"""Replaces the sums and the user count by their totals over
+        several accumulators, e.g. one per process of a group that split
+        the users: :obj:`all_reduce` sums a :obj:`torch.float64` tensor over
+        them in place (such as
+        :meth:`lirdrec_pyg.distributed.Sharding.all_reduce_`). Every
+        accumulator must have the same :obj:`ks`; one that has seen no user
+        takes part with zeros, on :obj:`device` (default: the CPU)."""
+        keys = [f'{name}@{k}' for name in METRIC_NAMES for k in self.ks]
+        if self._sums:
+            device = next(iter(self._sums.values())).device
+        zero = torch.zeros((), dtype=torch.float64, device=device)
+        flat = torch.stack(
+            [zero + self._count] + [self._sums.get(key, zero)
+                                    for key in keys])
+        all_reduce(flat)
+        self._count = flat[0]
+        self._sums = dict(zip(keys, flat[1:].unbind()))
 
     def compute(self) -> Dict[str, float]:
         r"""Returns the mean of every metric over the users seen so far."""

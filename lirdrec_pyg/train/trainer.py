@@ -1,18 +1,19 @@
 """Training with early stopping, checkpoints and exact resumption."""
 import logging
 import math
-import random
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
-import numpy as np
 import torch
+import torch_geometric
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import BPRSampler
-from lirdrec_pyg.models.base import UI, Recommender
+from lirdrec_pyg.distributed import (Sharding, check_device,
+                                    init_process_group, resolve_device)
+from lirdrec_pyg.models.base import Recommender, train_edge_index
 from lirdrec_pyg.train.evaluator import FullRankingEvaluator
 from lirdrec_pyg.train.io import atomic_torch_save
 
@@ -39,7 +40,8 @@ class TrainConfig:
             (default: :obj:`2024`)
         threads (int): ``torch.set_num_threads``; one thread is much faster on
             small machines. (default: :obj:`1`)
-        device (str): ``cpu`` or ``cuda``. (default: :obj:`cpu`)
+        device (str): ``auto`` (CUDA if available), ``cpu``, ``cuda`` (the
+            process's GPU) or ``cuda:N``. (default: :obj:`cpu`)
         progress (bool): Show a tqdm progress bar. (default: :obj:`True`)
     """
     epochs: int = 1000
@@ -63,6 +65,7 @@ class TrainConfig:
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"train.{name} must be a positive integer "
                                  f"(got {value!r})")
+        check_device(self.device)
         if self.lr <= 0:
             raise ValueError(f"train.lr must be positive (got {self.lr})")
         self.ks = [int(k) for k in self.ks]
@@ -93,10 +96,10 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    r"""Seeds Python, NumPy and torch (model initialisation)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    r"""Seeds Python, NumPy and torch (model initialisation) with
+    :func:`torch_geometric.seed_everything` (NumPy takes seeds below
+    :math:`2^{32}`, hence the modulo)."""
+    torch_geometric.seed_everything(seed % 2**32)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -128,6 +131,12 @@ class Trainer:
     and :obj:`resume=True` continues from it to the same result an
     uninterrupted run gives.
 
+    Launched by ``torchrun`` with several processes, the trainer joins the
+    process group, asks the model to :meth:`~Recommender.shard` its work,
+    gives every process its block of each batch, sums the gradients, splits
+    the evaluation by users, and lets only rank 0 write and log (see
+    :mod:`lirdrec_pyg.distributed`).
+
     Args:
         model (Recommender): The model (built from :obj:`data`).
         data (HeteroData): The dataset with train/valid/test edges.
@@ -143,12 +152,15 @@ class Trainer:
                  resume: bool = False,
                  log: Optional[Callable[[str], None]] = None) -> None:
         self.config = config or TrainConfig()
-        self.device = torch.device(self.config.device)
+        self.device = resolve_device(self.config.device)
         self.model = model.to(self.device)
+        self.sharding = self._shard(self.model)
+        self.is_main = self.sharding.rank == 0
         self.data = data
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.resume = resume
-        self.log = log or logging.getLogger('lirdrec_pyg').info
+        log = log or logging.getLogger('lirdrec_pyg').info
+        self.log = log if self.is_main else _no_log
         ks = self.config.ks
         bs = self.config.eval_batch_size
         self.valid_evaluator = FullRankingEvaluator.from_data(
@@ -156,41 +168,86 @@ class Trainer:
         self.test_evaluator = FullRankingEvaluator.from_data(
             data, 'test', ks=ks, batch_size=bs)
 
+    def _shard(self, model: Recommender) -> Sharding:
+        r"""Joins ``torchrun``'s process group if there is one, and shards
+        :obj:`model` over it (one process: a trivial sharding, no change)."""
+        init_process_group(self.device)
+        sharding = Sharding.from_process_group(model.num_users,
+                                               model.num_items)
+        if sharding.world_size > 1:
+            model.shard(sharding)
+            sharding.broadcast_state(model)
+        return sharding
+
     def evaluate(self, evaluator: FullRankingEvaluator) -> Dict[str, float]:
+        r"""The metrics of :obj:`evaluator`'s split; with several processes
+        each scores its block of users and the sums are added up."""
         self.model.eval()
         state = self.model.inference()
-        return evaluator.evaluate(lambda users: self.model.score(
-            state, users.to(self.device)))
+
+        def score(users: torch.Tensor) -> torch.Tensor:
+            return self.model.score(state, users.to(self.device))
+
+        if self.sharding.world_size == 1:
+            return evaluator.evaluate(score)
+        start, end = self.sharding.local_range(evaluator.users.numel())
+        acc = evaluator.accumulate(score, start, end)
+        acc.all_reduce_(self.sharding.all_reduce_, device=self.device)
+        return acc.compute()
 
     def _checkpoint(self, state: Dict[str, Any]) -> None:
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.is_main:
             atomic_torch_save(self.out_dir / CHECKPOINT, state)
 
     def _train_epoch(self, epoch: int, sampler: BPRSampler,
                      optimizer: torch.optim.Optimizer) -> float:
         seed = epoch_seed(self.config.seed, epoch)
         torch.manual_seed(seed)  # dropout and other in-model randomness
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator(sampler.key.device).manual_seed(seed)
         self.model.train()
         self.model.on_epoch_start(epoch)
         users, pos, neg = sampler.sample(generator)
         users, pos, neg = (users.to(self.device), pos.to(self.device),
                            neg.to(self.device))
-        total, bs = 0.0, self.config.batch_size
+        bs = self.config.batch_size
         num_batches = math.ceil(users.numel() / bs)
+        # Summed on the device: no host synchronisation inside the epoch.
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        first_bad = torch.full((), num_batches, device=self.device)
         for b in range(num_batches):
             sl = slice(b * bs, (b + 1) * bs)
-            loss = self.model.loss(users[sl], pos[sl], neg[sl])
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {loss.item()} at epoch {epoch}, batch {b}; "
-                    f"lower train.lr or check the features for extreme "
-                    f"values")
+            loss = self.model.loss(*self._batch(users[sl], pos[sl], neg[sl]))
             optimizer.zero_grad()
             loss.backward()
+            self.sharding.all_reduce_gradients(self.model.parameters())
             optimizer.step()
-            total += loss.item()
-        return total / max(num_batches, 1)
+            loss = loss.detach()
+            total += loss
+            first_bad = torch.where(torch.isfinite(loss) | (first_bad < b),
+                                    first_bad, b)
+        return self._epoch_loss(epoch, total, first_bad, num_batches)
+
+    def _batch(self, users: torch.Tensor, pos: torch.Tensor,
+               neg: torch.Tensor) -> Any:
+        if self.sharding.world_size == 1:
+            return users, pos, neg
+        return self.sharding.split_batch(users, pos, neg)
+
+    def _epoch_loss(self, epoch: int, total: torch.Tensor,
+                    first_bad: torch.Tensor, num_batches: int) -> float:
+        r"""The mean batch loss of the epoch (the processes' shares added
+        up), or a :class:`FloatingPointError` naming the first batch whose
+        loss was not finite."""
+        stats = torch.stack([total, (first_bad - num_batches).double()])
+        # The sum of (first_bad - num_batches) is negative iff some process
+        # saw a non-finite share; every process then raises the same error.
+        stats = self.sharding.all_reduce_(stats).tolist()
+        if not math.isfinite(stats[0]) or stats[1] < 0:
+            batch = int(first_bad) if int(first_bad) < num_batches else '?'
+            raise FloatingPointError(
+                f"loss became {stats[0]} at epoch {epoch}, batch {batch}; "
+                f"lower train.lr or check the features for extreme values")
+        return stats[0] / max(num_batches, 1)
 
     def _restore_best(self) -> None:
         r"""Leaves the model at its best validation epoch."""
@@ -214,9 +271,9 @@ class Trainer:
             return TrainResult(0, 0, valid, test,
                                time.perf_counter() - start, [], False)
 
-        edge_index = self.data[UI].edge_index
-        sampler = BPRSampler(edge_index.cpu(), self.model.num_users,
-                             self.model.num_items)
+        edge_index = train_edge_index(self.data)
+        sampler = BPRSampler(edge_index.to(self.device),
+                             self.model.num_users, self.model.num_items)
         optimizer = make_adam(self.model.parameters(), cfg.lr,
                               cfg.weight_decay)
         state: Dict[str, Any] = dict(epoch=0, best_score=-math.inf,
@@ -234,7 +291,7 @@ class Trainer:
             self.log(f"resumed from {ckpt} at epoch {state['epoch']}")
 
         bar = None
-        if cfg.progress:
+        if cfg.progress and self.is_main:
             from tqdm.auto import tqdm
             bar = tqdm(total=cfg.epochs, initial=state['epoch'],
                        desc=type(self.model).__name__, unit='epoch',
@@ -258,7 +315,7 @@ class Trainer:
                     self.best_state = {
                         k: v.detach().clone()
                         for k, v in self.model.state_dict().items()}
-                    if self.out_dir is not None:
+                    if self.out_dir is not None and self.is_main:
                         atomic_torch_save(self.out_dir / BEST_MODEL,
                                           self.best_state)
                 else:
@@ -284,6 +341,10 @@ class Trainer:
         return TrainResult(state['best_epoch'], state['epoch'], state['valid'],
                            state['test'], state['train_seconds'],
                            state['history'], state['stopped'])
+
+
+def _no_log(line: str) -> None:
+    r"""The log of processes other than rank 0."""
 
 
 def result_to_dict(result: TrainResult) -> Dict[str, Any]:

@@ -1,13 +1,49 @@
 """The symmetrically normalised user-item adjacency used by LightGCN-style propagation."""
 import warnings
-from typing import Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
+from lirdrec_pyg.data.hetero import user_item_edge_type
+
 UI = ('user', 'interacts', 'item')
+
+# Marks a library adjacency carries (plain attributes on the tensor object;
+# a moved or converted tensor is a new object without them).
+NORMALIZED_MARK = '_lirdrec_normalized'
+SYMMETRIC_MARK = '_lirdrec_symmetric'
+MARKS = (NORMALIZED_MARK, SYMMETRIC_MARK)
+
+
+def mark_adjacency(adj: Tensor, normalized: Optional[bool] = None,
+                   symmetric: Optional[bool] = None) -> Tensor:
+    r"""Records on the sparse tensor :obj:`adj` that it is already
+    normalised and/or symmetric, so that propagation uses it as it is and
+    takes the symmetric backward pass without a check. Returns :obj:`adj`.
+
+    Only mark what is true by construction: a wrong mark gives wrong
+    gradients. Marks live on the tensor object; :meth:`torch.Tensor.to`
+    returns a new tensor without them (see :func:`copy_marks`).
+    """
+    if normalized is not None:
+        setattr(adj, NORMALIZED_MARK, bool(normalized))
+    if symmetric is not None:
+        setattr(adj, SYMMETRIC_MARK, bool(symmetric))
+    return adj
+
+
+def copy_marks(src: Any, dst: Any) -> Any:
+    r"""Copies the marks of :func:`mark_adjacency` from :obj:`src` to
+    :obj:`dst` (e.g. after :obj:`dst = src.to(device)`) and returns
+    :obj:`dst`."""
+    if dst is not src and isinstance(dst, Tensor):
+        for mark in MARKS:
+            if hasattr(src, mark):
+                setattr(dst, mark, getattr(src, mark))
+    return dst
 
 
 def csr_from_coo(row: Tensor, col: Tensor, value: Tensor, num_rows: int,
@@ -145,34 +181,82 @@ def bipartite_normalized_adjacency(
     deg = torch.zeros(num_nodes, device=user.device).index_add_(0, row, value)
     deg_inv_sqrt = (deg + eps).pow(-0.5)
     value = deg_inv_sqrt[row] * value * deg_inv_sqrt[col]
-    return csr_from_coo(row, col, value, num_nodes, num_nodes)
+    # Symmetric by construction: propagation uses it as it is and takes the
+    # cheap symmetric backward pass without a check.
+    return mark_adjacency(csr_from_coo(row, col, value, num_nodes,
+                                       num_nodes),
+                          normalized=True, symmetric=True)
+
+
+def _source_key(data: HeteroData, edge_type: Tuple[str, str, str],
+                eps: float) -> Tuple[Any, ...]:
+    store = data[edge_type]
+    edge_index = getattr(store, 'edge_index', None)
+    if edge_index is None:
+        raise ValueError(f"data[{edge_type}].edge_index is missing: the "
+                         f"user-item adjacency needs the training edges")
+    return (edge_type, edge_index, edge_index._version,
+            data[edge_type[0]].num_nodes, data[edge_type[2]].num_nodes, eps)
+
+
+def _same_source(a: Tuple[Any, ...], b: Tuple[Any, ...]) -> bool:
+    # The edge tensor is compared by identity plus its in-place version.
+    return a[0] == b[0] and a[1] is b[1] and a[2:] == b[2:]
 
 
 class UserItemAdjacency(BaseTransform):
     r"""Stores the normalised bipartite adjacency of the training interactions
     (see :func:`bipartite_normalized_adjacency`) as :obj:`data.ui_adj`, so that
     every model built from the same :class:`HeteroData` shares one copy.
+    The stored tensor remembers which edges it was built from, so
+    :func:`get_ui_adjacency` rebuilds it when they change.
 
     Args:
         eps (float, optional): Degree guard. (default: :obj:`1e-7`)
+        edge_type (tuple[str, str, str], optional): The user-item relation
+            (default: :obj:`None`:
+            :func:`~lirdrec_pyg.data.hetero.user_item_edge_type`, i.e.
+            :obj:`('user', 'interacts', 'item')` or the only user-to-item
+            relation).
     """
-    def __init__(self, eps: float = 1e-7) -> None:
+    def __init__(self, eps: float = 1e-7,
+                 edge_type: Optional[Sequence[str]] = None) -> None:
         self.eps = eps
+        self.edge_type = None if edge_type is None else tuple(edge_type)
 
     def forward(self, data: HeteroData) -> HeteroData:
-        data.ui_adj = bipartite_normalized_adjacency(
-            data[UI].edge_index, data['user'].num_nodes,
-            data['item'].num_nodes, eps=self.eps)
+        edge_type = user_item_edge_type(data, self.edge_type)
+        key = _source_key(data, edge_type, self.eps)
+        adj = bipartite_normalized_adjacency(
+            key[1], int(key[3]), int(key[4]), eps=self.eps)
+        adj._lirdrec_source = key
+        data.ui_adj = adj
         return data
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(eps={self.eps})'
 
 
-def get_ui_adjacency(data: HeteroData) -> Tensor:
-    r"""Returns :obj:`data.ui_adj`, computing and caching it on first use."""
+def get_ui_adjacency(data: HeteroData,
+                     edge_type: Optional[Sequence[str]] = None) -> Tensor:
+    r"""Returns :obj:`data.ui_adj`, the normalised adjacency of the
+    training interactions (see :func:`bipartite_normalized_adjacency`),
+    computing and caching it on first use. The cache is rebuilt when the
+    training :obj:`edge_index` was replaced or changed in place, the node
+    counts or the relation differ, or it cannot tell what it was built from
+    (e.g. after :meth:`data.to`).
+
+    Args:
+        data (HeteroData): The graph.
+        edge_type (tuple[str, str, str], optional): The user-item relation
+            (default: :obj:`None`, see
+            :func:`~lirdrec_pyg.data.hetero.user_item_edge_type`).
+    """
+    edge_type_ = user_item_edge_type(data, edge_type)
     adj = getattr(data, 'ui_adj', None)
-    if adj is None:
+    source = getattr(adj, '_lirdrec_source', None)
+    if adj is None or source is None or not _same_source(
+            source, _source_key(data, edge_type_, source[5])):
         # In place (a transform call would work on a shallow copy).
-        adj = UserItemAdjacency().forward(data).ui_adj
+        adj = UserItemAdjacency(edge_type=edge_type_).forward(data).ui_adj
     return adj

@@ -8,6 +8,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from lirdrec_pyg.checks import check_one_of, check_positive
+from lirdrec_pyg.data.hetero import split_edge_index
 from lirdrec_pyg.transforms.adjacency import check_edge_index, csr_from_coo
 
 UI = ('user', 'interacts', 'item')
@@ -152,7 +153,7 @@ class UserCooccurrenceGraph(BaseTransform):
 
     def forward(self, data: HeteroData) -> HeteroData:
         edge_index, edge_weight = user_cooccurrence_graph(
-            data[UI].edge_index, data['user'].num_nodes,
+            split_edge_index(data, 'train'), data['user'].num_nodes,
             data['item'].num_nodes, self.k, self.block_size)
         data[UU].edge_index = edge_index
         data[UU].edge_weight = edge_weight

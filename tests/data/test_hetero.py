@@ -85,3 +85,44 @@ def test_build_hetero_data_non_finite_features():
     with pytest.raises(ValueError, match=r"'audio'.*first bad row: 2"):
         build_hetero_data(1, 4, torch.tensor([[0], [0]]),
                           features={'audio': x})
+
+
+def test_get_modalities_reads_x_and_explicit_keys():
+    from torch_geometric.data import HeteroData
+    data = HeteroData()
+    data['item'].num_nodes = 4
+    assert get_modalities(data) == []
+    data['item'].x = torch.randn(4, 3)
+    assert get_modalities(data) == ['x']
+    data['item'].img = torch.randn(4, 2)
+    assert get_modalities(data, ['img', 'x']) == ['img', 'x']
+    assert get_modalities(data, 'img') == ['img']
+    data.modalities = ['img']
+    assert get_modalities(data) == ['img']
+    with pytest.raises(ValueError, match=r"data\['item'\].audio: missing"):
+        get_modalities(data, ['audio'])
+    data['item'].bad = torch.randn(3, 2)
+    with pytest.raises(ValueError, match=r"shape \[3, 2\]"):
+        get_modalities(data, ['bad'])
+
+
+def test_user_item_edge_type_and_split_edge_index():
+    from torch_geometric.data import HeteroData
+
+    from lirdrec_pyg.data import user_item_edge_type
+    data = HeteroData()
+    data['user', 'rates', 'item'].edge_index = torch.tensor([[0], [1]])
+    data['item', 'rev_rates', 'user'].edge_index = torch.tensor([[1], [0]])
+    assert user_item_edge_type(data) == ('user', 'rates', 'item')
+    assert torch.equal(split_edge_index(data, 'train'),
+                       torch.tensor([[0], [1]]))
+    with pytest.raises(ValueError, match="no 'valid' split"):
+        split_edge_index(data, 'valid')
+    data['user', 'interacts', 'item'].edge_index = torch.tensor([[1], [1]])
+    assert user_item_edge_type(data) == ('user', 'interacts', 'item')
+    assert user_item_edge_type(data, ['user', 'rates', 'item']) == (
+        'user', 'rates', 'item')
+    del data['user', 'interacts', 'item']
+    data['user', 'clicks', 'item'].edge_index = torch.tensor([[0], [0]])
+    with pytest.raises(ValueError, match='pass edge_type='):
+        user_item_edge_type(data)

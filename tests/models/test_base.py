@@ -67,3 +67,42 @@ def test_gather_triples_equals_separate_lookups_with_gradients():
     ((user[users] * item[pos] - item[neg]) * weight).sum().backward()
     assert torch.allclose(got[0], user.grad) and torch.allclose(got[1],
                                                                 item.grad)
+
+
+@pytest.mark.parametrize('name', ['popularity', 'bpr', 'lightgcn',
+                                  'lirdrec', 'freedom', 'itemknn_cbf'])
+def test_recommend_is_masked_top_k_of_the_scores(tiny_data, name):
+    from lirdrec_pyg.models import create_model
+    torch.manual_seed(0)
+    model = create_model(name, tiny_data)
+    model.train()
+    train = tiny_data['user', 'interacts', 'item'].edge_index
+    extra = torch.tensor([[0, 3], [5, 7]])
+    users = torch.tensor([3, 0, 59, 3])
+    out = model.recommend(5, users, exclude_edge_index=extra, batch_size=3)
+    assert model.training  # mode restored
+    model.eval()
+    scores = model.score(model.inference(), torch.arange(60)).clone()
+    for u, i in torch.cat([train, extra], 1).t().tolist():
+        scores[u, i] = float('-inf')
+    assert out.shape == (4, 5)
+    for row, u in zip(out.tolist(), users.tolist()):
+        # The same scores as the full masked ranking, none excluded.
+        assert torch.equal(scores[u, row], scores[u].topk(5).values)
+        assert all(scores[u, i] > float('-inf') for i in row)
+    everything = model.recommend(40, exclude_train=False)
+    assert everything.shape == (60, 40)
+    assert torch.equal(everything.sort(1).values,
+                       torch.arange(40).expand(60, 40))
+
+
+def test_recommend_errors(tiny_data):
+    from lirdrec_pyg.models import create_model
+    model = create_model('bpr', tiny_data)
+    with pytest.raises(ValueError, match=r"'k' must be an integer in \[1, 40"):
+        model.recommend(41)
+    with pytest.raises(ValueError, match="'users'"):
+        model.recommend(3, torch.tensor([60]))
+    model._graphs['_train_edge_index'] = None
+    with pytest.raises(ValueError, match='exclude_train=False'):
+        model.recommend(3)

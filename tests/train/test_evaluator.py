@@ -256,7 +256,7 @@ def test_errors():
     with pytest.raises(ValueError, match="'split'"):
         FullRankingEvaluator.from_data(data, 'train')
     del data['user', 'interacts', 'item'].test_edge_index
-    with pytest.raises(ValueError, match="test_edge_index' is missing"):
+    with pytest.raises(ValueError, match="neither 'test_edge_index'"):
         FullRankingEvaluator.from_data(data, 'test', ks=[1])
 
 
@@ -284,3 +284,79 @@ def test_per_user_values_hand_computed():
     means = evaluator.evaluate(score_fn)
     for key, value in means.items():
         assert out[key].mean().item() == pytest.approx(value, abs=1e-12)
+
+
+def random_split_data(seed=0, num_users=30, num_items=40):
+    g = torch.Generator().manual_seed(seed)
+    keys = torch.randperm(num_users * num_items, generator=g)[:300]
+    pairs = torch.stack([keys // num_items, keys % num_items])
+    thirds = pairs.split([200, 50, 50], dim=1)
+    return thirds, torch.randn(num_users, num_items, generator=g)
+
+
+@pytest.mark.parametrize('k', [1, 5, 20])
+def test_equals_torch_geometric_metrics_on_identical_scores(k):
+    from torch_geometric.metrics import (LinkPredHitRatio, LinkPredMAP,
+                                         LinkPredNDCG, LinkPredPrecision,
+                                         LinkPredRecall)
+    (train, _, test), scores = random_split_data(seed=k)
+    ours = FullRankingEvaluator(test, 30, 40, mask_edge_index=train,
+                                ks=[k]).evaluate(lambda u: scores[u].clone())
+    # PyG's metrics on the same masked top-k lists.
+    masked = scores.clone()
+    masked[train[0], train[1]] = float('-inf')
+    top = masked.topk(k, dim=1).indices
+    pyg = {'Recall': LinkPredRecall(k), 'NDCG': LinkPredNDCG(k),
+           'Precision': LinkPredPrecision(k), 'MAP': LinkPredMAP(k),
+           'Hit': LinkPredHitRatio(k)}
+    for name, metric in pyg.items():
+        metric.update(top, test)
+        assert ours[f'{name}@{k}'] == pytest.approx(
+            float(metric.compute()), abs=1e-6), name
+
+
+def test_other_relation_name_and_node_counts():
+    (train, val, test), scores = random_split_data()
+    data = HeteroData()
+    data['user'].num_nodes, data['item'].num_nodes = 30, 40
+    store = data['user', 'rates', 'item']
+    store.edge_index, store.val_edge_index, store.test_edge_index = \
+        train, val, test
+    expected = FullRankingEvaluator(test, 30, 40, mask_edge_index=train,
+                                    ks=[5]).evaluate(lambda u: scores[u])
+    for edge_type in (None, ('user', 'rates', 'item')):
+        got = FullRankingEvaluator.from_data(
+            data, 'test', ks=[5], edge_type=edge_type).evaluate(
+                lambda u: scores[u].clone())
+        assert got == expected
+    data['user', 'clicks', 'item'].edge_index = train
+    with pytest.raises(ValueError, match='pass edge_type='):
+        FullRankingEvaluator.from_data(data, 'test')
+    with pytest.raises(ValueError, match="'edge_type'"):
+        FullRankingEvaluator.from_data(data, edge_type=('user', 'x', 'item'))
+
+
+def test_random_link_split_output():
+    from torch_geometric.transforms import RandomLinkSplit
+    (train, val, test), scores = random_split_data()
+    data = HeteroData()
+    data['user'].num_nodes, data['item'].num_nodes = 30, 40
+    data['user', 'rates', 'item'].edge_index = torch.cat([train, val, test],
+                                                         1)
+    data['item', 'rev_rates', 'user'].edge_index = data[
+        'user', 'rates', 'item'].edge_index.flip(0)
+    torch.manual_seed(0)
+    train_data, val_data, test_data = RandomLinkSplit(
+        num_val=0.2, num_test=0.2, edge_types=[('user', 'rates', 'item')],
+        rev_edge_types=[('item', 'rev_rates', 'user')])(data)
+    for split_data, name in ((val_data, 'valid'), (test_data, 'test')):
+        store = split_data['user', 'rates', 'item']
+        positives = store.edge_label_index[:, store.edge_label > 0]
+        assert bool((store.edge_label == 0).any())  # negatives were added
+        expected = FullRankingEvaluator(
+            positives, 30, 40, mask_edge_index=store.edge_index,
+            ks=[5, 10]).evaluate(lambda u: scores[u].clone())
+        got = FullRankingEvaluator.from_data(split_data, name, ks=[5, 10])
+        assert got.evaluate(lambda u: scores[u].clone()) == expected
+        # The evaluated users are exactly the users with positive pairs.
+        assert torch.equal(got.users, positives[0].unique())

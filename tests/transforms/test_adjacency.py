@@ -49,6 +49,57 @@ def test_transform_and_cache():
     assert get_ui_adjacency(data) is first  # cached on the object
 
 
+def small_data(relation='interacts'):
+    data = HeteroData()
+    data['user'].num_nodes = 2
+    data['item'].num_nodes = 3
+    data['user', relation, 'item'].edge_index = torch.tensor([[0, 1],
+                                                              [2, 0]])
+    return data
+
+
+def test_cache_is_rebuilt_when_the_edges_change():
+    data = small_data()
+    store = data['user', 'interacts', 'item']
+    first = get_ui_adjacency(data)
+    # Replaced edges.
+    store.edge_index = torch.tensor([[0, 1, 1], [2, 0, 1]])
+    second = get_ui_adjacency(data)
+    assert second is not first
+    assert torch.equal(second.to_dense(),
+                       bipartite_normalized_adjacency(
+                           store.edge_index, 2, 3).to_dense())
+    assert get_ui_adjacency(data) is second
+    # Edges changed in place.
+    store.edge_index[1, 0] = 1
+    third = get_ui_adjacency(data)
+    assert third is not second
+    assert torch.equal(third.to_dense(), bipartite_normalized_adjacency(
+        store.edge_index, 2, 3).to_dense())
+    # More items.
+    data['item'].num_nodes = 4
+    assert get_ui_adjacency(data).shape == (6, 6)
+    # An adjacency that cannot tell its source (set by hand, moved).
+    data.ui_adj = torch.eye(6).to_sparse_csr()
+    assert not torch.equal(get_ui_adjacency(data).to_dense(), torch.eye(6))
+
+
+def test_other_relation_names():
+    data = small_data('rates')
+    adj = get_ui_adjacency(data)
+    expected = bipartite_normalized_adjacency(
+        data['user', 'rates', 'item'].edge_index, 2, 3)
+    assert torch.equal(adj.to_dense(), expected.to_dense())
+    assert get_ui_adjacency(data, ('user', 'rates', 'item')) is adj
+    data['user', 'clicks', 'item'].edge_index = torch.tensor([[0], [1]])
+    with pytest.raises(ValueError, match='pass edge_type='):
+        get_ui_adjacency(data)
+    clicks = get_ui_adjacency(data, ('user', 'clicks', 'item'))
+    assert clicks._nnz() == 2
+    with pytest.raises(ValueError, match="'edge_type'"):
+        UserItemAdjacency(edge_type=('user', 'buys', 'item'))(data)
+
+
 def test_interaction_matrix_is_the_user_item_block():
     edge_index = torch.tensor([[0, 0, 1, 2, 2, 2], [0, 3, 3, 1, 2, 3]])
     binary = interaction_matrix(edge_index, 4, 5).to_dense()

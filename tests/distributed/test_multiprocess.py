@@ -1,0 +1,82 @@
+"""Two Gloo processes on this machine train one model together."""
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from lirdrec_pyg.models import create_model
+from lirdrec_pyg.train.trainer import Trainer, seed_everything
+from tests.distributed.workers import (MODELS, free_port, small_data,
+                                       train_config, worker)
+
+
+@pytest.fixture(scope='module')
+def ranks(tmp_path_factory):
+    out = tmp_path_factory.mktemp('two_ranks')
+    mp.spawn(worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
+    return [torch.load(out / f'rank{r}.pt', weights_only=False)
+            for r in range(2)]
+
+
+@pytest.fixture(scope='module')
+def one_process():
+    data = small_data()
+    out = {}
+    for name in MODELS:
+        seed_everything(0)
+        trainer = Trainer(create_model(name, data), data, train_config())
+        out[name] = (trainer.fit(), trainer.model.state_dict())
+    return out
+
+
+@pytest.mark.parametrize('name', MODELS)
+def test_one_step_gradient_equals_one_process(ranks, name):
+    for rank in ranks:
+        g = rank['gradients'][name]
+        # The shares of the loss add up to the loss of the whole batch, and
+        # the summed gradients to its gradient.
+        assert g['loss_sharded'] == pytest.approx(g['loss_full'], abs=1e-6)
+        assert g['grad_scale'] > 1e-4
+        assert g['grad_diff'] <= 1e-5
+
+
+@pytest.mark.parametrize('name', MODELS)
+def test_parameters_identical_across_ranks(ranks, name):
+    a, b = ranks[0][f'state_{name}'], ranks[1][f'state_{name}']
+    assert a.keys() == b.keys()
+    for key in a:
+        # Bit for bit: the same update from the same summed gradient.
+        assert torch.equal(a[key], b[key]), key
+    if name == 'lirdrec':  # PWC's schedule and copied attention included
+        assert {'pwc.theta', 'pwc.w1', 'pwc.last_alpha',
+                'pwc.last_epoch'} <= a.keys()
+        assert int(a['pwc.last_epoch']) == 4
+
+
+@pytest.mark.parametrize('name', MODELS)
+def test_training_matches_one_process(ranks, one_process, name):
+    fit, state = one_process[name]
+    two = ranks[0]['fit'][name]
+    assert two == ranks[1]['fit'][name]  # every rank reports the same
+    # The same computation up to the order of floating-point sums.
+    assert two['losses'] == pytest.approx(
+        [r['loss'] for r in fit.history], rel=1e-4)
+    for key, value in state.items():
+        assert torch.allclose(ranks[0][f'state_{name}'][key].float(),
+                              value.float(), atol=1e-4), key
+    for metric in ('Recall@20', 'NDCG@20'):
+        assert two['test'][metric] == pytest.approx(fit.test[metric],
+                                                    abs=0.01)
+
+
+def test_resume_continues_like_one_uninterrupted_run(ranks):
+    for rank in ranks:
+        resumed, straight = rank['state_resumed'], rank['state_lirdrec']
+        for key in straight:
+            assert torch.allclose(resumed[key], straight[key],
+                                  atol=1e-6), key
+    # Only rank 0 wrote; the folder holds one checkpoint and one best model.
+    assert ranks[0]['files'] == ['best_model.pt', 'checkpoint.pt']
+
+
+def test_other_models_refuse_clearly(ranks):
+    assert 'FREEDOM runs in one process only' in ranks[0]['refusal']

@@ -1,0 +1,139 @@
+import pytest
+import torch
+
+from lirdrec_pyg.data import make_synthetic
+from lirdrec_pyg.distributed import (Sharding, adjacency_rows, check_device,
+                                     resolve_device, sharded_adjacency,
+                                     split_range)
+from lirdrec_pyg.models import create_model
+from lirdrec_pyg.train import FullRankingEvaluator
+from lirdrec_pyg.train.trainer import TrainConfig, seed_everything
+from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
+
+
+def test_split_range_covers_every_row_once():
+    for size, world in ((10, 3), (7, 7), (5, 2), (0, 2)):
+        blocks = [split_range(size, world, r) for r in range(world)]
+        assert blocks[0][0] == 0 and blocks[-1][1] == size
+        assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+        sizes = [e - s for s, e in blocks]
+        assert max(sizes) - min(sizes) <= 1
+    with pytest.raises(ValueError, match="'rank' must lie in"):
+        split_range(10, 2, 2)
+
+
+def test_adjacency_rows_against_dense():
+    dense = torch.tensor([[0., 1, 0, 2], [3, 0, 0, 0], [0, 0, 0, 0],
+                          [0, 4, 5, 0]])
+    rows = adjacency_rows(dense.to_sparse_csr(), [(0, 1), (2, 4)])
+    assert rows.layout == torch.sparse_csr
+    assert torch.equal(rows.to_dense(), dense[[0, 2, 3]])
+
+
+def test_sharded_adjacency_holds_the_ranks_users_then_items():
+    data = make_synthetic(num_users=20, num_items=12,
+                          interactions_per_user=4, seed=0)
+    adj = get_ui_adjacency(data)
+    sharding = Sharding(20, 12)
+    sharding.user_range, sharding.item_range = (5, 9), (3, 7)
+    rows = sharded_adjacency(adj, sharding).to_dense()
+    expected = adj.to_dense()[list(range(5, 9)) + list(range(23, 27))]
+    assert torch.equal(rows, expected)
+    assert torch.equal(sharding.local_nodes(),
+                       torch.tensor([5, 6, 7, 8, 23, 24, 25, 26]))
+
+
+def test_one_process_sharding_is_the_identity():
+    sharding = Sharding(4, 3)
+    x = torch.randn(7, 2)
+    assert sharding.gather_nodes(x) is x
+    assert sharding.split_batch(*(torch.arange(5), ) * 3)[0].numel() == 5
+    assert sharding.batch_mean(torch.ones(5)) == 1
+    assert sharding.share(torch.tensor(3.)) == 3
+    with pytest.raises(ValueError, match="'local' must have 7 rows"):
+        sharding.gather_nodes(torch.randn(6, 2))
+
+
+def test_sharding_arguments_are_checked():
+    with pytest.raises(ValueError, match="'num_users' must be positive"):
+        Sharding(0, 3)
+    with pytest.raises(ValueError, match='cannot share 2 users'):
+        Sharding(2, 5, world_size=3)
+    with pytest.raises(RuntimeError, match='initialised torch.distributed'):
+        Sharding(4, 4, rank=1, world_size=2)
+
+
+@pytest.mark.parametrize('name', ['lirdrec', 'lightgcn', 'bpr'])
+def test_sharded_model_in_one_process_equals_the_model(name):
+    # The sharded code path (local rows, row-block propagation, shares of
+    # the loss) with one process computes the model's loss and gradient.
+    data = make_synthetic(num_users=30, num_items=20,
+                          interactions_per_user=5,
+                          modality_dims={'image': 8, 'text': 4}, seed=0)
+    seed_everything(0)
+    plain = create_model(name, data)
+    seed_everything(0)
+    sharded = create_model(name, data)
+    sharding = Sharding(30, 20)
+    sharded.shard(sharding)
+    assert sharded.sharding is sharding
+    users, pos, neg = (torch.randint(0, n, (25, )) for n in (30, 20, 20))
+    loss = plain.loss(users, pos, neg)
+    loss.backward()
+    share = sharded.loss(*sharding.split_batch(users, pos, neg))
+    share.backward()
+    assert float(share.detach()) == pytest.approx(float(loss.detach()),
+                                                  rel=1e-6)
+    for a, b in zip(plain.parameters(), sharded.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-7)
+
+
+def test_unshardable_model_accepts_one_process():
+    data = make_synthetic(num_users=30, num_items=20,
+                          interactions_per_user=5,
+                          modality_dims={'image': 8}, seed=0)
+    model = create_model('vbpr', data)
+    assert not model.shardable
+    model.shard(Sharding(30, 20))  # one process: nothing to split
+    assert model.sharding is None
+
+
+def test_evaluation_split_by_users_adds_up_to_the_whole():
+    data = make_synthetic(num_users=50, num_items=30,
+                          interactions_per_user=6, seed=3)
+    evaluator = FullRankingEvaluator.from_data(data, 'test', ks=[5, 10],
+                                               batch_size=7)
+    scores = torch.randn(50, 30)
+
+    def score(users):
+        return scores[users].clone()
+
+    whole = evaluator.evaluate(score)
+    n = evaluator.users.numel()
+    # Three blocks of users, one of them empty; an all-reduce that sees
+    # every block's sums (captured first) adds them up.
+    blocks = [evaluator.accumulate(score, 0, n // 3),
+              evaluator.accumulate(score, n // 3, n),
+              evaluator.accumulate(score, n, n)]
+    flats = []
+    for acc in blocks:
+        acc.all_reduce_(lambda flat: flats.append(flat.clone()) or flat)
+    for acc in blocks:
+        acc.all_reduce_(lambda flat: flat.copy_(sum(flats)))
+        assert acc.compute() == pytest.approx(whole, abs=1e-12)
+    with pytest.raises(ValueError, match='0 <= start <= end'):
+        evaluator.accumulate(score, 3, 2)
+
+
+def test_devices():
+    assert resolve_device('cpu') == torch.device('cpu')
+    assert resolve_device('auto').type == ('cuda' if torch.cuda.is_available()
+                                           else 'cpu')
+    for bad in ('gpu', 'cuda:x', 'cpu:0'):
+        with pytest.raises(ValueError, match='train.device must be one of'):
+            check_device(bad)
+    with pytest.raises(ValueError, match='train.device must be one of'):
+        TrainConfig(device='tpu')
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='no CUDA device is available'):
+            resolve_device('cuda')

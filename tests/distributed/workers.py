@@ -1,0 +1,107 @@
+"""What every process of the multi-process tests runs (spawned by
+torch.multiprocessing, so it lives in an importable module)."""
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Dict
+
+import torch
+import torch.distributed as dist
+
+from lirdrec_pyg.data import make_synthetic
+from lirdrec_pyg.distributed import Sharding, init_process_group
+from lirdrec_pyg.models import create_model
+from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
+
+MODELS = ('lirdrec', 'lightgcn', 'bpr')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def small_data() -> Any:
+    # 61 users and 41 items: the blocks of two ranks differ in size, which
+    # exercises the padding of the gathers.
+    return make_synthetic(num_users=61, num_items=41, interactions_per_user=8,
+                          modality_dims={'image': 8, 'text': 6}, seed=1)
+
+
+def train_config(**kwargs: Any) -> TrainConfig:
+    defaults = dict(epochs=4, batch_size=100, eval_every=1, patience=50,
+                    progress=False, seed=7, ks=[5, 10, 20])
+    defaults.update(kwargs)
+    return TrainConfig(**defaults)
+
+
+def one_step_gradients(name: str, data: Any) -> Dict[str, Any]:
+    r"""The loss and gradient of one batch, by one process on the full
+    graph and by this rank's share (gradients summed over ranks)."""
+    seed_everything(0)
+    full = create_model(name, data)
+    seed_everything(0)
+    sharded = create_model(name, data)
+    sharding = Sharding.from_process_group(full.num_users, full.num_items)
+    sharded.shard(sharding)
+    generator = torch.Generator().manual_seed(3)
+    users = torch.randint(0, full.num_users, (99, ), generator=generator)
+    pos = torch.randint(0, full.num_items, (99, ), generator=generator)
+    neg = torch.randint(0, full.num_items, (99, ), generator=generator)
+    loss_full = full.loss(users, pos, neg)
+    loss_full.backward()
+    share = sharded.loss(*sharding.split_batch(users, pos, neg))
+    share.backward()
+    sharding.all_reduce_gradients(sharded.parameters())
+    total = sharding.all_reduce_(share.detach().clone())
+    diff = max(float((a.grad - b.grad).abs().max())
+               for a, b in zip(full.parameters(), sharded.parameters()))
+    scale = max(float(a.grad.abs().max()) for a in full.parameters())
+    return dict(loss_full=float(loss_full.detach()),
+                loss_sharded=float(total),
+                grad_diff=diff, grad_scale=scale)
+
+
+def worker(rank: int, world_size: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
+                      RANK=str(rank), WORLD_SIZE=str(world_size),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    init_process_group(torch.device('cpu'))
+    data = small_data()
+    result: Dict[str, Any] = {'rank': rank, 'gradients': {}, 'fit': {}}
+    for name in MODELS:
+        result['gradients'][name] = one_step_gradients(name, data)
+    for name in MODELS:
+        start = time.perf_counter()
+        seed_everything(0)
+        trainer = Trainer(create_model(name, data), data, train_config())
+        fit = trainer.fit()
+        result['fit'][name] = dict(valid=fit.valid, test=fit.test,
+                                   best_epoch=fit.best_epoch,
+                                   losses=[r['loss'] for r in fit.history])
+        result[f'state_{name}'] = {k: v.clone() for k, v in
+                                   trainer.model.state_dict().items()}
+        result['seconds_' + name] = time.perf_counter() - start
+    # --resume: 2 epochs, then on to 4 from the checkpoint, against 4 at once.
+    run = Path(out) / 'run'
+    seed_everything(0)
+    Trainer(create_model('lirdrec', data), data, train_config(epochs=2),
+            out_dir=run).fit()
+    dist.barrier()  # rank 0's checkpoint is on disk for every rank
+    seed_everything(0)
+    resumed = Trainer(create_model('lirdrec', data), data, train_config(),
+                      out_dir=run, resume=True)
+    resumed.fit()
+    result['state_resumed'] = {k: v.clone() for k, v in
+                               resumed.model.state_dict().items()}
+    result['files'] = sorted(p.name for p in run.iterdir())
+    try:
+        Trainer(create_model('freedom', data), data, train_config())
+        result['refusal'] = None
+    except ValueError as error:
+        result['refusal'] = str(error)
+    torch.save(result, Path(out) / f'rank{rank}.pt')
+    dist.destroy_process_group()
