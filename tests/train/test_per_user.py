@@ -6,7 +6,7 @@ from lirdrec_pyg.train.experiment import (PER_USER, load_per_user,
                                           run_experiment, save_per_user)
 
 
-@pytest.mark.parametrize('model', ['popularity', 'lightgcn', 'lirdrec'])
+@pytest.mark.parametrize('model', ['popularity', 'lirdrec'])
 def test_run_saves_the_per_user_values_behind_its_test_metrics(model,
                                                                tmp_path):
     config = load_config(model, 'synthetic', overrides=[
