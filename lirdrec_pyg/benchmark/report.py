@@ -164,7 +164,9 @@ def _status(row: Dict[str, Any]) -> str:
         return f"{row['status']}: {row['detail']}".replace('|', '/')
     cached = row.get('cached', 0)
     done = len(row['seeds_done'])
-    text = ('cached' if done and cached == done else
+    if done == 0:
+        return f"not run; {row['detail']}" if row['detail'] else 'not run'
+    text = ('cached' if cached == done else
             f'ran ({cached} cached)' if cached else 'ran')
     return text if row['status'] == 'ok' else f"{text}; {row['detail']}"
 
