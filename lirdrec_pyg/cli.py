@@ -13,21 +13,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from lirdrec_pyg.train.config import load_config
     from lirdrec_pyg.train.experiment import run_experiment
 
-    config = load_config(args.model, dataset=args.dataset,
-                         config_file=args.config, overrides=args.set or [])
+    if args.resume and args.overwrite:
+        raise ValueError('--resume and --overwrite exclude each other')
+    # The flags go through the same typed checks as --set.
+    overrides = list(args.set or [])
     if args.threads is not None:
-        config['train']['threads'] = args.threads
+        overrides.append(f'train.threads={args.threads}')
     if args.device is not None:
-        config['train']['device'] = args.device
+        overrides.append(f'train.device={args.device}')
     if args.cold_items is not None:
-        config['eval']['cold_item_fraction'] = args.cold_items
+        overrides.append(f'eval.cold_item_fraction={args.cold_items}')
     if args.no_progress:
-        config['train']['progress'] = False
+        overrides.append('train.progress=false')
+    config = load_config(args.model, dataset=args.dataset,
+                         config_file=args.config, overrides=overrides)
     results = run_experiment(args.dataset, args.model, config,
                              out_dir=args.out, resume=args.resume,
+                             overwrite=args.overwrite,
                              echo=lambda line: print(line, file=sys.stderr))
-    shown = {k: results[k] for k in ('dataset', 'model', 'best_epoch',
-                                     'epochs', 'train_seconds', 'threads')}
+    shown = {k: results[k] for k in ('dataset', 'model', 'seed',
+                                     'best_epoch', 'epochs', 'train_seconds',
+                                     'threads')}
     shown['test'] = {k: round(v, 4) for k, v in results['test'].items()
                      if k.split('@')[1] in ('10', '20')}
     if 'cold_start' in results:
@@ -39,8 +45,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
-    from lirdrec_pyg.data import list_datasets
+    from lirdrec_pyg.data import data_root, list_datasets
     rows = list_datasets()
+    print(f'data root: {data_root()} (set LIRDREC_DATA to change it)')
     width = max(len(r['name']) for r in rows)
     for r in rows:
         status = 'available' if r['available'] else 'missing'
@@ -70,7 +77,7 @@ def _cmd_build_kernels(args: argparse.Namespace) -> int:
     if not kernels_enabled():
         print('LIRDREC_KERNELS=0: the compiled kernels are disabled')
         return 1
-    if load_spmm_extension(verbose=args.verbose) is None:
+    if load_spmm_extension(verbose=args.verbose, build=True) is None:
         print("the compiled SpMM kernel did not build (see the warning); "
               "torch's kernels are used")
         return 1
@@ -84,12 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='lirdrec',
         description='LIRDRec and multimodal graph recommenders on PyG.')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of an error')
     sub = parser.add_subparsers(dest='command', required=True)
 
     train = sub.add_parser('train', help='train and evaluate a model')
     train.add_argument('--dataset', required=True,
-                       help='lastfm2k, amazon_baby, movielens_small, '
-                       'synthetic (see `lirdrec datasets`)')
+                       help='a registered name (lastfm2k, amazon_baby, '
+                       'movielens_small, synthetic), a folder NAME/NAME.inter '
+                       'under LIRDREC_DATA, or the path of a dataset folder '
+                       '(MMRec layout; see `lirdrec datasets`)')
     train.add_argument('--model', required=True, choices=sorted(MODELS))
     train.add_argument('--config', help='a YAML file with model/train/data '
                        'sections, applied over configs/models/<model>.yaml')
@@ -99,7 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--out', required=True,
                        help='output folder: results.json, checkpoint, log')
     train.add_argument('--resume', action='store_true',
-                       help="continue from the folder's checkpoint")
+                       help="continue the folder's run from its checkpoint "
+                       "(refused if the configuration changed, except "
+                       "epochs, threads, progress, eval_batch_size, device)")
+    train.add_argument('--overwrite', action='store_true',
+                       help='replace the run an --out folder holds')
     train.add_argument('--threads', type=int,
                        help='torch threads (default: the config, 1)')
     train.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
@@ -117,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.set_defaults(func=_cmd_datasets)
 
     summary = sub.add_parser('summary', help='print a dataset summary')
-    summary.add_argument('--dataset', required=True)
+    summary.add_argument('--dataset', required=True,
+                         help='a registered name or a dataset folder')
     summary.set_defaults(func=_cmd_summary)
 
     plot = sub.add_parser(
@@ -134,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.set_defaults(func=_cmd_plot)
 
     kernels = sub.add_parser(
-        'build-kernels', help='compile the optional C++ SpMM kernel now '
-        '(otherwise built on first use, ~30 s)')
+        'build-kernels', help='compile the optional C++ SpMM kernel into '
+        'this install (once, ~30 s; runs never compile it)')
     kernels.add_argument('--verbose', action='store_true',
                          help="show the compiler's output")
     kernels.set_defaults(func=_cmd_build_kernels)
@@ -160,8 +176,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        print(f'lirdrec: error: {e}', file=sys.stderr)
+    except KeyboardInterrupt:
+        print('lirdrec: interrupted (continue a training run with --resume)',
+              file=sys.stderr)
+        return 130
+    except (ValueError, OSError, KeyError, FloatingPointError) as e:
+        # A user's mistake (bad value, missing file, refused folder): one
+        # line; --debug shows where it came from.
+        if args.debug:
+            raise
+        message = str(e).strip() or type(e).__name__
+        if isinstance(e, OSError) and e.filename and e.strerror:
+            message = f"{e.filename}: {e.strerror}"
+        print(f'lirdrec: error: {message}', file=sys.stderr)
         return 2
 
 

@@ -56,6 +56,8 @@ def hold_out_items(data: HeteroData, fraction: float,
     reduced = build_hetero_data(num_users(data), num_items(data), kept[0],
                                 kept[1], kept[2], features=features,
                                 name=getattr(data, 'name', ''))
+    # Held-out items are never drawn as BPR negatives (see negative_pool).
+    reduced.cold_items = items
     has_train = torch.zeros(num_users(data), dtype=torch.bool)
     has_train[kept[0][0]] = True
     held = held[:, has_train[held[0]]]

@@ -2,12 +2,15 @@ r"""Registry of the datasets :obj:`lirdrec_pyg` knows by name, and where to
 find them on disk.
 
 Data files are never part of the repository: they live under a data root
-given by the environment variable :obj:`LIRDREC_DATA` (default:
-:obj:`../shared/data` next to the repository), one folder per dataset.
+given by the environment variable :obj:`LIRDREC_DATA` (see
+:func:`data_root`), one folder per dataset. Besides the registered names, any
+folder :obj:`NAME/NAME.inter` under the data root is a dataset by that name,
+and any folder in MMRec layout can be given by its path.
 """
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
+from typing import (Any, Callable, Dict, List, NamedTuple, Optional, Tuple,
+                    Union)
 
 from torch_geometric.data import HeteroData
 
@@ -20,38 +23,31 @@ ENV_VAR = 'LIRDREC_DATA'
 
 
 def data_root() -> Path:
-    r"""Returns the folder holding the datasets: :obj:`$LIRDREC_DATA` if set,
-    else :obj:`<repo root>/../shared/data` if it exists, else
-    :obj:`./../shared/data`."""
+    r"""Returns the folder holding the datasets:
+
+    1. :obj:`$LIRDREC_DATA` if set;
+    2. in a source checkout, :obj:`<checkout>/../shared/data` if it exists;
+    3. otherwise (an installed package) :obj:`~/lirdrec_data`.
+    """
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    # The repository root is the parent of the package folder.
-    repo_root = Path(__file__).resolve().parents[2]
-    candidate = repo_root.parent / 'shared' / 'data'
-    if candidate.is_dir():
-        return candidate
-    return Path('.', '..', 'shared', 'data')
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / 'setup.cfg').is_file():
+        candidate = checkout.parent / 'shared' / 'data'
+        if candidate.is_dir():
+            return candidate
+    return Path.home() / 'lirdrec_data'
 
 
 class DatasetInfo(NamedTuple):
-    r"""A registry entry: what the dataset is, where it comes from, and a
-    loader :obj:`loader(folder, **kwargs) -> HeteroData` (:obj:`folder` is
-    :obj:`None` for generated datasets)."""
+    r"""A registry entry: what the dataset is, where it comes from, and its
+    reader (:func:`~lirdrec_pyg.data.read_mmrec`,
+    :func:`~lirdrec_pyg.data.read_movielens` with the folder first, or a
+    generator such as :func:`~lirdrec_pyg.data.make_synthetic`)."""
     description: str
     source: str
-    loader: Callable[..., HeteroData]
-
-
-def _mmrec_loader(name: str) -> Callable[..., HeteroData]:
-    def load(folder: Path, **kwargs: Any) -> HeteroData:
-        return read_mmrec(folder, name=name, **kwargs)
-
-    return load
-
-
-def _synthetic_loader(folder: Optional[Path], **kwargs: Any) -> HeteroData:
-    return make_synthetic(**kwargs)
+    reader: Callable[..., HeteroData]
 
 
 DATASETS: Dict[str, DatasetInfo] = {
@@ -61,12 +57,12 @@ DATASETS: Dict[str, DatasetInfo] = {
         'item features; MMRec layout with an 80/10/10 per-user split',
         'HetRec 2011 Last.fm data extended by Spillo et al., "See the '
         'Movie, Hear the Song, Read the Book" (2025); non-commercial '
-        'research use', _mmrec_loader('lastfm2k')),
+        'research use', read_mmrec),
     'amazon_baby': DatasetInfo(
         'Amazon "Baby" 5-core interaction graph with the standard MMRec '
         'split; no item features (ID-based models only)',
         'Amazon review data (McAuley et al.) as distributed with MMRec '
-        '(https://github.com/enoche/MMRec)', _mmrec_loader('amazon_baby')),
+        '(https://github.com/enoche/MMRec)', read_mmrec),
     'movielens_small': DatasetInfo(
         'MovieLens latest-small ratings (671 users) as implicit feedback, '
         'split at load time; raw titles, genres and tags for text features',
@@ -76,7 +72,7 @@ DATASETS: Dict[str, DatasetInfo] = {
     'synthetic': DatasetInfo(
         'Generated users and items with planted latent factors and noisy '
         'image/text features (needs no files)',
-        'lirdrec_pyg.data.make_synthetic', _synthetic_loader),
+        'lirdrec_pyg.data.make_synthetic', make_synthetic),
 }
 
 _GENERATED = {'synthetic'}
@@ -86,42 +82,149 @@ def _folder(name: str, root: Optional[Union[str, Path]]) -> Path:
     return Path(root if root is not None else data_root()) / name
 
 
-def load_dataset(name: str, root: Optional[Union[str, Path]] = None,
+class DatasetSpec(NamedTuple):
+    r"""A resolved dataset: what :func:`load_dataset` reads.
+
+    Attributes:
+        name (str): The dataset name (registry key or folder name).
+        path (pathlib.Path, optional): The folder (:obj:`None` for generated
+            datasets).
+        registered (bool): Whether it is a registry entry (only then does
+            :obj:`configs/datasets/<name>.yaml` apply to it).
+        reader (callable): The reading function; its keyword parameters are
+            the dataset's :obj:`data.*` settings.
+        fixed (tuple of str): Reader parameters set by the resolution itself
+            (the folder, the name), not settable in :obj:`data.*`.
+    """
+    name: str
+    path: Optional[Path]
+    registered: bool
+    reader: Callable[..., HeteroData]
+    fixed: Tuple[str, ...]
+
+    def load(self, **kwargs: Any) -> HeteroData:
+        if self.path is None:
+            return self.reader(**kwargs)
+        if self.reader is read_mmrec:
+            return read_mmrec(self.path, name=self.name, **kwargs)
+        return self.reader(self.path, **kwargs)
+
+
+def _mmrec_name(folder: Path) -> str:
+    r"""The dataset name of an MMRec folder: :obj:`NAME` of its
+    :obj:`NAME.inter` (the folder's own name first)."""
+    if (folder / f'{folder.name}.inter').is_file():
+        return folder.name
+    found = sorted(p.stem for p in folder.glob('*.inter'))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise DatasetNotFoundError(
+            f"'{folder}' holds no .inter file; a dataset folder needs "
+            f"NAME.inter (MMRec layout: userID, itemID, x_label columns) and "
+            f"optional <modality>_feat.npy files (raw interactions: "
+            f"'lirdrec data import')")
+    raise DatasetNotFoundError(
+        f"'{folder}' holds several .inter files {found}; expected "
+        f"'{folder.name}.inter'")
+
+
+def _looks_like_path(dataset: str) -> bool:
+    return ('/' in dataset or '\\' in dataset or dataset.startswith('.')
+            or dataset.startswith('~'))
+
+
+def discovered_datasets(root: Optional[Union[str, Path]] = None
+                        ) -> List[str]:
+    r"""The folders :obj:`NAME` under the data root that hold
+    :obj:`NAME/NAME.inter` and are not registered: datasets by that name."""
+    folder = Path(root if root is not None else data_root())
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_dir() and p.name not in DATASETS
+                  and (p / f'{p.name}.inter').is_file())
+
+
+def resolve_dataset(dataset: Union[str, Path],
+                    root: Optional[Union[str, Path]] = None) -> DatasetSpec:
+    r"""Resolves a dataset given by registered name, by the name of a folder
+    :obj:`NAME/NAME.inter` under the data root, or by the path of a folder in
+    MMRec layout (:obj:`NAME.inter` and :obj:`<modality>_feat.npy`).
+
+    A path to a registered dataset's own folder resolves to the registered
+    dataset; any other folder is a dataset of its own (named after its
+    :obj:`.inter` file), to which no registered dataset's settings apply.
+    """
+    root_path = Path(root if root is not None else data_root())
+    text = str(dataset)
+    if isinstance(dataset, str) and text in DATASETS:
+        path = None if text in _GENERATED else root_path / text
+        reader = DATASETS[text].reader
+        fixed = () if path is None else ('folder', 'name') if (
+            reader is read_mmrec) else ('folder', )
+        return DatasetSpec(text, path, True, reader, fixed)
+    if isinstance(dataset, Path) or _looks_like_path(text) or (
+            Path(text).is_dir() and not (root_path / text).is_dir()):
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            raise DatasetNotFoundError(
+                f"dataset folder '{folder}' does not exist; --dataset takes a "
+                f"registered name, a folder name under {ENV_VAR} "
+                f"('{root_path}') or the path of a folder in MMRec layout")
+        for name in DATASETS:
+            if name not in _GENERATED and (root_path / name).is_dir() and (
+                    root_path / name).resolve() == folder.resolve():
+                return resolve_dataset(name, root)
+        return DatasetSpec(_mmrec_name(folder), folder, False, read_mmrec,
+                           ('folder', 'name'))
+    folder = root_path / text
+    if (folder / f'{text}.inter').is_file():
+        return DatasetSpec(text, folder, False, read_mmrec,
+                           ('folder', 'name'))
+    raise ValueError(
+        f"unknown dataset '{text}'; expected a registered name "
+        f"{sorted(DATASETS)}, a folder NAME/NAME.inter under {ENV_VAR} "
+        f"('{root_path}': {discovered_datasets(root) or 'none'}), or the "
+        f"path of a dataset folder (e.g. ./{text})")
+
+
+def load_dataset(dataset: Union[str, Path], /,
+                 root: Optional[Union[str, Path]] = None,
                  **kwargs: Any) -> HeteroData:
-    r"""Loads a registered dataset by name.
+    r"""Loads a dataset by registered name, by folder name under the data
+    root, or by folder path (see :func:`resolve_dataset`).
 
     Args:
-        name (str): A key of :obj:`DATASETS`.
+        dataset (str or pathlib.Path): A key of :obj:`DATASETS`, a folder name
+            :obj:`NAME` under the data root holding :obj:`NAME/NAME.inter`,
+            or the path of a folder in MMRec layout.
         root (str or pathlib.Path, optional): The data root.
             (default: :func:`data_root`)
-        **kwargs (optional): Passed to the dataset's loader (e.g.
+        **kwargs (optional): Passed to the dataset's reader (e.g.
             :obj:`split` for :obj:`movielens_small`, :obj:`num_users` for
             :obj:`synthetic`).
     """
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset '{name}', expected one of "
-                         f"{sorted(DATASETS)}")
-    info = DATASETS[name]
-    if name in _GENERATED:
-        return info.loader(None, **kwargs)
-    folder = _folder(name, root)
-    if not folder.is_dir():
+    spec = resolve_dataset(dataset, root)
+    if spec.registered and spec.path is not None and not spec.path.is_dir():
+        info = DATASETS[spec.name]
         raise DatasetNotFoundError(
-            f"Dataset '{name}' not found at '{folder}'. It is: "
+            f"Dataset '{spec.name}' not found at '{spec.path}'. It is: "
             f"{info.description}. It comes from: {info.source}. Set the "
             f"environment variable {ENV_VAR} to the folder that holds the "
-            f"'{name}/' dataset folder.")
-    return info.loader(folder, **kwargs)
+            f"'{spec.name}/' dataset folder.")
+    return spec.load(**kwargs)
 
 
 def list_datasets(root: Optional[Union[str, Path]] = None
                   ) -> List[Dict[str, Any]]:
-    r"""Lists the registered datasets with their availability.
+    r"""Lists the registered datasets with their availability, then the
+    unregistered dataset folders found under the data root.
 
     Returns:
         One dictionary per dataset with keys :obj:`name`,
-        :obj:`description`, :obj:`available` and :obj:`path` (:obj:`None`
-        for generated datasets).
+        :obj:`description`, :obj:`available`, :obj:`registered` and
+        :obj:`path` (:obj:`None` for generated datasets).
     """
     out = []
     for name, info in DATASETS.items():
@@ -131,5 +234,9 @@ def list_datasets(root: Optional[Union[str, Path]] = None
             path = _folder(name, root)
             available = path.is_dir()
         out.append(dict(name=name, description=info.description,
-                        available=available, path=path))
+                        available=available, registered=True, path=path))
+    for name in discovered_datasets(root):
+        out.append(dict(name=name, description='dataset folder (MMRec '
+                        'layout) under the data root', available=True,
+                        registered=False, path=_folder(name, root)))
     return out

@@ -49,6 +49,9 @@ class Recommender(torch.nn.Module):
     shardable: bool = False
     #: This process's share when :meth:`shard` was called (else ``None``).
     sharding: Optional[Sharding] = None
+    #: Whether the model trains on sampled subgraphs (``train.mode:
+    #: sampled``, see :meth:`subgraph_loss`).
+    supports_subgraph: bool = False
 
     def __init__(self, data: HeteroData) -> None:
         super().__init__()
@@ -199,6 +202,32 @@ class Recommender(torch.nn.Module):
         finally:
             self.train(was_training)
         return torch.cat(out) if out else torch.empty(0, k, dtype=torch.long)
+    @property
+    def num_hops(self) -> int:
+        r"""The neighbourhood depth a node's representation depends on
+        (the number of propagation layers), for :meth:`subgraph_loss`."""
+        return 0
+
+    def subgraph_item_seeds(self, items: Tensor) -> Tensor:
+        r"""The item ids whose representations a batch with the distinct
+        items :obj:`items` needs (default: those items); e.g. LIRDRec adds
+        their item-graph neighbours."""
+        return items
+
+    def subgraph_loss(self, batch: Any) -> Tensor:
+        r"""The loss of a :class:`~lirdrec_pyg.loader.SubgraphBatch`,
+        computed from the batch's sampled subgraph only (the sampled,
+        linear-time training mode). Models that support it set
+        :attr:`supports_subgraph`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support train.mode='sampled'")
+
+    def sparse_parameters(self) -> List[torch.nn.Parameter]:
+        r"""Parameters whose gradients are row-sparse in
+        :meth:`subgraph_loss` (tables looked up with
+        :func:`~lirdrec_pyg.nn.gather_rows`); the sampled mode updates them
+        with :class:`torch.optim.SparseAdam`."""
+        return []
 
     def extra_state_for_checkpoint(self) -> Dict[str, Any]:
         r"""Non-tensor state to checkpoint beside :meth:`state_dict`."""

@@ -1,5 +1,5 @@
 """LightGCN on the library's fast propagation layer."""
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 from torch import Tensor
@@ -7,10 +7,12 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
                                     sharded_propagation)
+from lirdrec_pyg.loader.subgraph import SubgraphBatch
 from lirdrec_pyg.models.base import (Recommender, check_positive,
                                      embedding_bpr_loss, embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
+from lirdrec_pyg.nn.rows import gather_rows
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
 
 
@@ -27,6 +29,10 @@ class LightGCN(Recommender):
     trained with BPR plus :math:`\lambda` times the reference toolbox's
     norm regulariser on the layer-0 embeddings of the batch.
 
+    With ``train.mode: sampled`` (:meth:`subgraph_loss`) a step propagates
+    over the batch's sampled subgraph only; with every neighbour kept, it
+    gives the batch the same representations, loss and gradients.
+
     Args:
         data (HeteroData): The dataset.
         embedding_dim (int, optional): Embedding size. (default: :obj:`64`)
@@ -41,6 +47,7 @@ class LightGCN(Recommender):
     needs no gather).
     """
     shardable = True
+    supports_subgraph = True
 
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_layers: int = 2, reg_weight: float = 1e-4,
@@ -53,6 +60,9 @@ class LightGCN(Recommender):
                                             embedding_dim)
         self.propagation = LightGCNPropagation(num_layers, combine,
                                                normalize=False)
+        # A sampled subgraph's propagation matrix is not symmetric.
+        self.subgraph_propagation = LightGCNPropagation(
+            num_layers, combine, normalize=False, symmetric=False)
         self.register_graph('adj', get_ui_adjacency(data))
         self.reset_parameters()
 
@@ -85,6 +95,22 @@ class LightGCN(Recommender):
         reg = embedding_norm_loss(ego[users], ego[self.num_users + pos_items],
                                   ego[self.num_users + neg_items],
                                   sharding=self.sharding)
+        return rank + self.reg_weight * reg
+
+    @property
+    def num_hops(self) -> int:
+        return self.propagation.num_layers
+
+    def sparse_parameters(self) -> List[torch.nn.Parameter]:
+        return [self.embedding.weight]
+
+    def subgraph_loss(self, batch: SubgraphBatch) -> Tensor:
+        ego = gather_rows(self.embedding.weight, batch.node)
+        out = self.subgraph_propagation(ego, batch.adj)
+        rank = embedding_bpr_loss(out, out, batch.users, batch.pos_items,
+                                  batch.neg_items)
+        reg = embedding_norm_loss(ego[batch.users], ego[batch.pos_items],
+                                  ego[batch.neg_items])
         return rank + self.reg_weight * reg
 
     def __repr__(self) -> str:

@@ -9,8 +9,10 @@ from lirdrec_pyg.checks import check_one_of
 from lirdrec_pyg.data.hetero import get_modalities
 from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
                                     sharded_propagation)
+from lirdrec_pyg.loader.subgraph import SubgraphBatch
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss, with_modalities)
+                                     dot_bpr_loss, embedding_bpr_loss,
+                                     with_modalities)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.functional import l2_normalize, mean_square
@@ -18,6 +20,7 @@ from lirdrec_pyg.nn.fusion import PWCFusion
 from lirdrec_pyg.nn.multimodal import MultimodalTransform
 from lirdrec_pyg.nn.propagation import (LightGCNPropagation,
                                          sparse_propagate)
+from lirdrec_pyg.nn.rows import gather_rows
 from lirdrec_pyg.transforms.adjacency import (add_identity, csr_from_coo,
                                               get_ui_adjacency)
 from lirdrec_pyg.transforms.knn_graph import (ItemKNNGraph, get_item_graph,
@@ -25,6 +28,28 @@ from lirdrec_pyg.transforms.knn_graph import (ItemKNNGraph, get_item_graph,
 
 
 PRECISIONS = ('float32', 'bfloat16')
+
+
+def _csr_rows(adj: Tensor, rows: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    # The entries (position in 'rows', column, value) of the rows 'rows' of
+    # a CSR matrix, without touching the other rows.
+    crow = adj.crow_indices()
+    start = crow[rows]
+    count = crow[rows + 1] - start
+    total = int(count.sum())
+    offset = torch.repeat_interleave(start - (count.cumsum(0) - count),
+                                     count, output_size=total)
+    flat = offset + torch.arange(total, device=rows.device)
+    row = torch.repeat_interleave(torch.arange(rows.numel(),
+                                               device=rows.device), count,
+                                  output_size=total)
+    return row, adj.col_indices()[flat], adj.values()[flat]
+
+
+def _lookup(sorted_ids: Tensor, order: Tensor, ids: Tensor) -> Tensor:
+    # Positions of 'ids' in the array whose sorted values are 'sorted_ids'
+    # with argsort 'order' (every id must be present).
+    return order[torch.searchsorted(sorted_ids, ids)]
 
 
 @register_model('lirdrec')
@@ -64,6 +89,14 @@ class LIRDRec(Recommender):
     Every training step computes the full forward pass once (the reference
     does the same); the DCT of the features, the adjacency and the item graph
     are computed once in the constructor.
+
+    With ``train.mode: sampled`` (:meth:`subgraph_loss`) a step instead
+    encodes the features of the items of its sampled subgraph only (the
+    batch's items, their item-graph neighbours and the sampled
+    neighbourhood), propagates over that subgraph, fuses the batch's users
+    with PWC and takes the regulariser over the batch's distinct users and
+    items (not all of them: a deviation that keeps the step's cost
+    independent of the catalogue's size).
 
     New items (cold start) are scored from their features alone, without
     retraining: see :meth:`item_representations` and :meth:`score_new_items`.
@@ -118,6 +151,7 @@ class LIRDRec(Recommender):
     everywhere.
     """
     shardable = True
+    supports_subgraph = True
 
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_layers: int = 2, reg_weight: float = 1e-3,
@@ -177,6 +211,9 @@ class LIRDRec(Recommender):
             torch.empty(self.num_users, self.num_branches, embedding_dim))
         self.propagation = LightGCNPropagation(num_layers, combine,
                                                normalize=False)
+        # A sampled subgraph's propagation matrix is not symmetric.
+        self.subgraph_propagation = LightGCNPropagation(
+            num_layers, combine, normalize=False, symmetric=False)
         self.register_graph('adj', get_ui_adjacency(data))
 
         self.pwc: Optional[PWCFusion] = None
@@ -297,6 +334,85 @@ class LIRDRec(Recommender):
                 self.propagation, local, self.adj_rows, self.sharding,
                 x_full=ego))
         return out[:self.num_users], out[self.num_users:]
+
+    def _subgraph_encoder_inputs(self, items: Tensor
+                                 ) -> Tuple[List[Tensor], Optional[Tensor]]:
+        # The features (and S_0) of 'items' only, in the precision the
+        # encoders run in.
+        if self.precision == 'bfloat16':
+            xs = [getattr(self, f'xb_{m}') for m in self.modalities]
+            s0 = self.s0b if self.shared is not None else None
+        else:
+            xs = self._features()
+            s0 = self.s0 if self.shared is not None else None
+        xs = [x.index_select(0, items) for x in xs]
+        return xs, None if s0 is None else s0.index_select(0, items)
+
+    @property
+    def num_hops(self) -> int:
+        return self.propagation.num_layers
+
+    def sparse_parameters(self) -> List[torch.nn.Parameter]:
+        return [self.user_preference]
+
+    def subgraph_item_seeds(self, items: Tensor) -> Tensor:
+        r"""The batch's items and their item-graph neighbours."""
+        if not self.use_item_graph:
+            return items
+        _, cols, _ = _csr_rows(self.item_adj_plus_identity, items)
+        return torch.unique(torch.cat([items, cols]))
+
+    def subgraph_loss(self, batch: SubgraphBatch) -> Tensor:
+        r"""The loss of a batch from its sampled subgraph (see the class
+        docstring)."""
+        U = self.num_users
+        node = batch.node
+        is_user = node < U
+        user_at = is_user.nonzero().view(-1)
+        item_at = (~is_user).nonzero().view(-1)
+        user_rows = gather_rows(self.user_preference, node[user_at])
+        item_rows = self.item_branches(*self._subgraph_encoder_inputs(
+            node[item_at] - U))
+        ego = torch.cat([user_rows, item_rows], dim=0)
+        ego = ego[torch.argsort(torch.cat([user_at, item_at]))]
+        out = self.subgraph_propagation(l2_normalize(ego).flatten(1),
+                                        batch.adj)
+
+        user_ids, user_index = torch.unique(batch.user_ids,
+                                            return_inverse=True)
+        user = out[batch.local(user_ids)]
+        if self.pwc is not None:
+            user = self.pwc(user, user_ids, accumulate=True)
+
+        item_ids, item_index = torch.unique(
+            torch.cat([batch.pos_item_ids, batch.neg_item_ids]),
+            return_inverse=True)
+        if self.use_item_graph or self.pwc_item is not None:
+            # The item seeds: the batch's items and their graph neighbours.
+            seeds = node[:batch.num_seeds]
+            seed_at = (seeds >= U).nonzero().view(-1)
+            seed_ids = seeds[seed_at] - U
+            item = out[seed_at]
+            if self.pwc_item is not None:
+                item = self.pwc_item(item, seed_ids, accumulate=True)
+            order = torch.argsort(seed_ids)
+            sorted_ids = seed_ids[order]
+            if self.use_item_graph:
+                row, col, value = _csr_rows(self.item_adj_plus_identity,
+                                            item_ids)
+                col = _lookup(sorted_ids, order, col)
+                rows = csr_from_coo(row, col, value, item_ids.numel(),
+                                    seed_ids.numel())
+                item = sparse_propagate(item, rows, normalize=False,
+                                        symmetric=False)
+            else:
+                item = item[_lookup(sorted_ids, order, item_ids)]
+        else:
+            item = out[batch.local(item_ids, U)]
+        b = batch.user_ids.numel()
+        rank = dot_bpr_loss(user[user_index], item[item_index[:b]],
+                            item[item_index[b:]])
+        return rank + self.reg_weight * self.regularization(user, item)
 
     def forward(self) -> Tuple[Tensor, Tensor]:
         user, item = self.propagate()

@@ -18,3 +18,6 @@ __all__ += ['EdgeGraph', 'bipartite_edge_index']
 from lirdrec_pyg.nn.lightgcn import LightGCN  # noqa: E402
 
 __all__ += ['LightGCN']
+from lirdrec_pyg.nn.rows import gather_rows  # noqa: E402
+
+__all__ += ['gather_rows']

@@ -125,11 +125,15 @@ class PWCFusion(torch.nn.Module):
             logits = logits + self.w2 * theta
         return torch.softmax(logits, dim=-1)
 
-    def forward(self, x: Tensor, index: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, index: Optional[Tensor] = None,
+                accumulate: bool = False) -> Tensor:
         r"""Fuses :obj:`x` of shape :obj:`[N, B * C]`; :obj:`index` gives
         the :math:`\mathbf{\Theta}` row of every row of :obj:`x` (default:
         :obj:`None`, all rows in order, :obj:`N = num_rows`). In training
-        mode the attention is recorded for the copy of :meth:`step_epoch`."""
+        mode the attention is recorded for the copy of :meth:`step_epoch`:
+        it replaces what earlier passes recorded, or, with
+        :obj:`accumulate=True` (mini-batches over row subsets), updates the
+        rows of :obj:`index` and keeps the others."""
         B, C = self.num_branches, self.channels
         if x.dim() != 2 or x.size(-1) != B * C:
             raise ValueError(f"{self.__class__.__name__} expects input of "
@@ -148,16 +152,18 @@ class PWCFusion(torch.nn.Module):
         blocks = x.view(-1, B, C)
         alpha = self.attention(blocks, theta)
         if self.training:
-            self._record(alpha.detach(), index)
+            self._record(alpha.detach(), index, accumulate)
         return (alpha.unsqueeze(-1) * blocks).view(-1, B * C)
 
     @torch.no_grad()
-    def _record(self, alpha: Tensor, index: Optional[Tensor]) -> None:
+    def _record(self, alpha: Tensor, index: Optional[Tensor],
+                accumulate: bool = False) -> None:
         if index is None:
             self.last_alpha.copy_(alpha)
             self.recorded.fill_(True)
         else:
-            self.recorded.fill_(False)
+            if not accumulate:
+                self.recorded.fill_(False)
             self.last_alpha[index] = alpha
             self.recorded[index] = True
 

@@ -1,4 +1,4 @@
-"""Optional compiled CPU kernels, built on first use.
+"""Optional compiled CPU kernels, built once per install.
 
 The one kernel today is a CSR :math:`\\times` dense product for float32
 (``lirdrec_pyg/csrc/spmm.cpp``) that keeps every output row in registers;
@@ -8,16 +8,19 @@ dispatches to it; :class:`~lirdrec_pyg.nn.LightGCNPropagation`,
 :func:`~lirdrec_pyg.nn.sparse_propagate` and the edge-weighted
 :class:`~lirdrec_pyg.nn.graph_conv.EdgeGraph` use it.
 
-It is compiled with :func:`torch.utils.cpp_extension.load` the first time it
-is needed (about 30 s, then cached by torch under
-``~/.cache/torch_extensions`` or ``$TORCH_EXTENSIONS_DIR``), for the CPU it
-runs on (``-march=native``; one build per CPU feature set, so a shared home
-folder serves different machines). Without a C++ compiler, or with the
-environment variable ``LIRDREC_KERNELS=0``, everything runs on torch's own
-kernels, with the same results. Build it ahead of time with ``lirdrec
-build-kernels`` (``make install`` does).
+It is compiled by ``lirdrec build-kernels`` (``make install`` runs it; about
+30 s) with :func:`torch.utils.cpp_extension.load` into the install's own
+folder, ``lirdrec_pyg/_kernels/`` (or ``$LIRDREC_KERNEL_DIR``), for the CPU
+it runs on (``-march=native``; one build per CPU feature set). A run never
+compiles: it imports the built module if there is one, and otherwise uses
+torch's kernels, with the same results, after one warning naming the
+command. So two checkouts or two processes never rebuild a shared cache in
+turn, and no build lands in a run's timing. ``LIRDREC_KERNELS=0`` turns the
+compiled kernel off.
 """
+import fcntl
 import hashlib
+import importlib.util
 import logging
 import os
 import platform
@@ -45,11 +48,12 @@ def _cpu_tag() -> str:
     return hashlib.sha1(flags.encode()).hexdigest()[:8]
 
 
-#: Bump the version with any change to the C++ source: the name keys torch's
-#: build cache.
+#: Bump the version with any change to the C++ source: a build of another
+#: version is never loaded.
 _EXTENSION_NAME = f'lirdrec_pyg_spmm_v2_{_cpu_tag()}'
 _SOURCE = Path(__file__).resolve().parents[1] / 'csrc' / 'spmm.cpp'
 _ENV = 'LIRDREC_KERNELS'
+_DIR_ENV = 'LIRDREC_KERNEL_DIR'
 
 _module: Any = None
 _failed = False
@@ -65,27 +69,71 @@ def kernels_enabled() -> bool:
     return value == '1'
 
 
-def load_spmm_extension(verbose: bool = False) -> Any:
-    r"""Builds (once) and returns the compiled extension, or :obj:`None` if
-    kernels are disabled or the build fails (with one warning saying why).
-    """
+def kernel_dir() -> Path:
+    r"""Where this install keeps its compiled kernels:
+    :obj:`$LIRDREC_KERNEL_DIR` or :obj:`lirdrec_pyg/_kernels`, one folder per
+    extension name (version and CPU)."""
+    root = os.environ.get(_DIR_ENV)
+    base = Path(root).expanduser() if root else (
+        Path(__file__).resolve().parents[1] / '_kernels')
+    return base / _EXTENSION_NAME
+
+
+def _built_library() -> Optional[Path]:
+    path = kernel_dir() / f'{_EXTENSION_NAME}.so'
+    return path if path.is_file() else None
+
+
+def _import_library(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(_EXTENSION_NAME, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_spmm_extension(verbose: bool = False) -> Any:
+    r"""Compiles the extension into :func:`kernel_dir` (once; a concurrent
+    build waits for the first) and returns it. Raises what the build
+    raises."""
+    from torch.utils.cpp_extension import load
+    folder = kernel_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / '.build.lock', 'w') as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if _built_library() is None:
+            start = time.perf_counter()
+            load(name=_EXTENSION_NAME, sources=[str(_SOURCE)],
+                 extra_cflags=['-O3', '-march=native'],
+                 build_directory=str(folder), verbose=verbose)
+            logger.info('built %s in %.1f s', _EXTENSION_NAME,
+                        time.perf_counter() - start)
+    return _import_library(_built_library())
+
+
+def load_spmm_extension(verbose: bool = False, build: bool = False) -> Any:
+    r"""Returns the compiled extension, or :obj:`None` if kernels are
+    disabled, not built for this install (one warning naming
+    :obj:`lirdrec build-kernels`) or fail to load or build (one warning
+    saying why). Only :obj:`build=True` (:obj:`lirdrec build-kernels`)
+    compiles."""
     global _module, _failed
     if not kernels_enabled():
         return None
     if _module is not None or _failed:
         return _module
     try:
-        from torch.utils.cpp_extension import load
-        if not _is_built():
-            # The first build stalls the caller for ~30 s: say so.
-            logger.warning('lirdrec_pyg: compiling the SpMM kernel once '
-                           '(about 30 s; LIRDREC_KERNELS=0 skips it)')
-        start = time.perf_counter()
-        _module = load(name=_EXTENSION_NAME, sources=[str(_SOURCE)],
-                       extra_cflags=['-O3', '-march=native'],
-                       verbose=verbose)
-        logger.info('loaded %s in %.1f s', _EXTENSION_NAME,
-                    time.perf_counter() - start)
+        library = _built_library()
+        if library is not None:
+            _module = _import_library(library)
+        elif build:
+            _module = build_spmm_extension(verbose)
+        else:
+            _failed = True
+            warnings.warn(f"lirdrec_pyg: the compiled SpMM kernel is not "
+                          f"built for this install ('{kernel_dir()}'); "
+                          f"torch's kernels are used (same results, "
+                          f"slower). Run 'lirdrec build-kernels' once (make "
+                          f"install does), or set {_ENV}=0.")
     except Exception as error:  # no compiler, no headers, no ninja, ...
         _failed = True
         warnings.warn(f"lirdrec_pyg: could not build the compiled SpMM "
@@ -94,16 +142,6 @@ def load_spmm_extension(verbose: bool = False) -> Any:
                       f" falling back to torch's kernels (same results, "
                       f"slower). Set {_ENV}=0 to skip the attempt.")
     return _module
-
-
-def _is_built() -> bool:
-    # torch builds into $TORCH_EXTENSIONS_DIR/<name>/ or, by default, into
-    # <build root>/<python and CUDA tag>/<name>/.
-    from torch.utils.cpp_extension import get_default_build_root
-    custom = os.environ.get('TORCH_EXTENSIONS_DIR')
-    pattern = (f'{_EXTENSION_NAME}/*.so' if custom
-               else f'*/{_EXTENSION_NAME}/*.so')
-    return any(Path(custom or get_default_build_root()).glob(pattern))
 
 
 def csr_spmm_kernel() -> Optional[Callable[[Tensor, Tensor, Tensor, Tensor],

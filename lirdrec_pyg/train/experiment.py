@@ -8,18 +8,19 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import numpy as np
 import torch
 import torch_geometric
-import yaml
 
 import lirdrec_pyg
 from lirdrec_pyg.data import load_dataset
+from lirdrec_pyg.data.datasets import resolve_dataset
 from lirdrec_pyg.distributed import (init_process_group, is_main_process,
                                     resolve_device)
 from lirdrec_pyg.io import atomic_write
 from lirdrec_pyg.models import create_model
+from lirdrec_pyg.train.config import effective_config
 from lirdrec_pyg.train.io import atomic_write_json
+from lirdrec_pyg.train.run_folder import RESULTS, RunFolder, RunFolderError
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
 
-RESULTS = 'results.json'
 #: Per-user test metrics (``per_user_test.npz``) and, under the cold-start
 #: protocol, per-user metrics on the held-out items (``per_user_cold.npz``).
 PER_USER = 'per_user_{}.npz'
@@ -82,32 +83,109 @@ def _file_logger(path: Path) -> Callable[[str], None]:
     logger = logging.getLogger(f'lirdrec_pyg.run.{path}')
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    if not logger.handlers:
-        handler = logging.FileHandler(path)
-        handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
-        logger.addHandler(handler)
+    for handler in list(logger.handlers):  # a file an --overwrite removed
+        logger.removeHandler(handler)
+        handler.close()
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
+    logger.addHandler(handler)
     return logger.info
 
 
-def run_experiment(dataset: str, model: str, config: Dict[str, Any],
+def item_graph_weights(model: Any, data: Any,
+                       model_cfg: Dict[str, Any]) -> Optional[Dict[str, float]]:
+    r"""The modality weights of the item-item graph :obj:`model` uses
+    (LIRDRec, FREEDOM, DRAGON...), or :obj:`None` for models without one."""
+    weights = getattr(model, 'item_graph_weights', None)
+    if weights:
+        return dict(weights)
+    if 'modality_weights' not in model_cfg or not getattr(
+            data, 'modalities', None):
+        return None
+    from lirdrec_pyg.transforms.knn_graph import ItemKNNGraph
+    return ItemKNNGraph(modality_weights=model_cfg['modality_weights'],
+                        modalities=model_cfg.get('modalities')
+                        ).resolve_weights(data)
+
+
+def complete_config(dataset: Union[str, Path], model: str,
+                    config: Dict[str, Any]) -> Dict[str, Any]:
+    r"""The effective configuration of :obj:`config` (checked, defaults
+    filled in, with its ``run`` section), for configurations not made by
+    :func:`~lirdrec_pyg.train.config.load_config`."""
+    if config.get('run', {}).get('model') == model and all(
+            s in config for s in ('model', 'train', 'data', 'eval')):
+        return config
+    spec = resolve_dataset(dataset)
+    out = effective_config(model, spec, config)
+    out['run'] = {
+        'model': model, 'dataset': spec.name,
+        'dataset_path': str(spec.path.resolve()) if spec.path else None,
+        'dataset_config': None, 'config_file': None,
+        'seed': out['train']['seed']}
+    return out
+
+
+def run_experiment(dataset: Union[str, Path], model: str,
+                   config: Dict[str, Any],
                    out_dir: Optional[Union[str, Path]] = None,
                    resume: bool = False,
                    echo: Optional[Callable[[str], None]] = None,
-                   data: Any = None) -> Dict[str, Any]:
+                   data: Any = None, overwrite: bool = False
+                   ) -> Dict[str, Any]:
     r"""Loads :obj:`dataset`, builds :obj:`model` with :obj:`config`
     (see :func:`~lirdrec_pyg.train.config.load_config`), trains it and
     returns (and, with :obj:`out_dir`, atomically writes) the results with
     the config, versions and thread count beside them.
 
+    With :obj:`out_dir`, the folder is locked for the run, a folder holding
+    another run is refused unless :obj:`overwrite` (or :obj:`resume` with
+    an unchanged configuration, see
+    :class:`~lirdrec_pyg.train.run_folder.RunFolder`), and
+    :obj:`config.yaml` records the effective configuration.
+
     Under ``torchrun`` every process runs this function; they train one
     model together (see :class:`~lirdrec_pyg.train.Trainer`) and only rank 0
-    writes :obj:`out_dir` and echoes the log."""
+    locks and writes :obj:`out_dir` and echoes the log."""
+    config = complete_config(dataset, model, config)
+    train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
+    init_process_group(resolve_device(train_cfg.device))
+    out = Path(out_dir) if out_dir is not None else None
+    if out is None:
+        return _run(dataset, model, config, None, resume, echo, data)
+    if not is_main_process():
+        # Rank 0 checks the folder; the others follow its verdict.
+        if _agree(None) is not None:
+            raise RunFolderError('rank 0 refused the run folder')
+        return _run(dataset, model, config, out, resume, None, data)
+    with RunFolder(out) as folder:
+        try:
+            config = folder.prepare(config, resume=resume,
+                                    overwrite=overwrite)
+        except RunFolderError as error:
+            _agree(str(error))
+            raise
+        _agree(None)
+        return _run(dataset, model, config, folder.path, resume, echo, data)
+
+
+def _agree(error: Optional[str]) -> Optional[str]:
+    r"""Rank 0's verdict on the run folder, shared with every rank (no-op
+    in one process)."""
+    import torch.distributed as dist
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return error
+    box = [error]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
+         out: Optional[Path], resume: bool,
+         echo: Optional[Callable[[str], None]], data: Any) -> Dict[str, Any]:
     train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
     torch.set_num_threads(train_cfg.threads)
-    init_process_group(resolve_device(train_cfg.device))
     main = is_main_process()
-    if not main:
-        echo = None
     if data is None:
         data = load_dataset(dataset, **(config.get('data') or {}))
     eval_cfg = config.get('eval') or {}
@@ -116,30 +194,32 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
         from lirdrec_pyg.data.cold_start import hold_out_items
         data, cold = hold_out_items(data, eval_cfg['cold_item_fraction'],
                                     seed=train_cfg.seed)
-    out = Path(out_dir) if out_dir is not None else None
     log_lines = []
+    file_log = (_file_logger(out / 'train.log')
+                if out is not None and main else None)
 
     def log(line: str) -> None:
         log_lines.append(line)
-        if echo is not None:
+        if echo is not None and main:
             echo(line)
-        if out is not None and main:
+        if file_log is not None:
             file_log(line)
 
-    if out is not None and main:
-        out.mkdir(parents=True, exist_ok=True)
-        file_log = _file_logger(out / 'train.log')
-        with open(out / 'config.yaml', 'w') as f:
-            yaml.safe_dump({'dataset': dataset, 'model': model, **config}, f,
-                           sort_keys=False)
     seed_everything(train_cfg.seed)
     recommender = create_model(model, data, **(config.get('model') or {}))
+    weights = item_graph_weights(recommender, data, config.get('model') or {})
+    if weights:
+        # Which modality weighs what in the item graph is easy to get wrong
+        # (the reference gives 0.9 to whatever sits in its text slot).
+        log('item-graph modality weights: ' + ', '.join(
+            f'{m} {w:g}' for m, w in weights.items()))
     trainer = Trainer(recommender, data, train_cfg, out_dir=out,
                       resume=resume, log=log)
     result = trainer.fit()
     results: Dict[str, Any] = {
-        'dataset': dataset,
+        'dataset': config['run']['dataset'],
         'model': model,
+        'seed': train_cfg.seed,
         'config': config,
         'best_epoch': result.best_epoch,
         'epochs': result.epochs,
@@ -151,6 +231,8 @@ def run_experiment(dataset: str, model: str, config: Dict[str, Any],
         'processes': _world_size(),
         'history': compact_history(result.history),
     }
+    if weights:
+        results['item_graph_weights'] = dict(weights)
     if cold is not None:
         from lirdrec_pyg.train.cold_start import evaluate_cold_items
         results['cold_start'] = evaluate_cold_items(recommender, data, cold,

@@ -2,6 +2,7 @@
 import logging
 import math
 import time
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
@@ -11,11 +12,19 @@ import torch_geometric
 from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import BPRSampler
+from lirdrec_pyg.data.sampler import NEGATIVE_POOLS, negative_pool
 from lirdrec_pyg.distributed import (Sharding, check_device,
                                     init_process_group, resolve_device)
 from lirdrec_pyg.models.base import Recommender, train_edge_index
 from lirdrec_pyg.train.evaluator import FullRankingEvaluator
-from lirdrec_pyg.train.io import atomic_torch_save
+from lirdrec_pyg.train.io import (CheckpointError, atomic_torch_save,
+                                  safe_torch_load)
+from lirdrec_pyg.train.metrics import METRIC_NAMES
+from lirdrec_pyg.train.sampled import (check_subgraph_support,
+                                       make_sampled_optimizer,
+                                       make_subgraph_sampler,
+                                       subgraph_batch_loss)
+from lirdrec_pyg.train.schema import ConfigError, check_value
 
 CHECKPOINT = 'checkpoint.pt'
 BEST_MODEL = 'best_model.pt'
@@ -43,6 +52,20 @@ class TrainConfig:
         device (str): ``auto`` (CUDA if available), ``cpu``, ``cuda`` (the
             process's GPU) or ``cuda:N``. (default: :obj:`cpu`)
         progress (bool): Show a tqdm progress bar. (default: :obj:`True`)
+        negatives (str): The pool BPR negatives are drawn from:
+            :obj:`"train_items"` (the items that occur in the training
+            split, as the MMRec toolbox draws them) or :obj:`"all_items"`.
+            Held-out cold-start items are never drawn.
+            (default: :obj:`"train_items"`)
+        mode (str): ``full`` (every step propagates over the whole graph,
+            exact, the reference) or ``sampled`` (every step propagates over
+            its batch's sampled subgraph, linear-time epochs; LightGCN and
+            LIRDRec; needs the ``ext`` extra, see
+            :mod:`lirdrec_pyg.train.sampled`). (default: :obj:`full`)
+        num_neighbors (int or list of int): With ``mode: sampled``,
+            neighbours sampled per node at each hop (one int for every hop,
+            or one per propagation layer); ``-1`` keeps all.
+            (default: :obj:`10`)
     """
     epochs: int = 1000
     batch_size: int = 2048
@@ -57,29 +80,58 @@ class TrainConfig:
     threads: int = 1
     device: str = 'cpu'
     progress: bool = True
+    negatives: str = 'train_items'
+    mode: str = 'full'
+    num_neighbors: Union[int, List[int]] = 10
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            setattr(self, f.name, check_value(f'train.{f.name}',
+                                              getattr(self, f.name),
+                                              hints[f.name]))
         for name in ('epochs', 'batch_size', 'patience', 'eval_every',
                      'eval_batch_size', 'threads'):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"train.{name} must be a positive integer "
-                                 f"(got {value!r})")
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"train.{name} must be a positive integer "
+                                  f"(got {getattr(self, name)})")
         check_device(self.device)
         if self.lr <= 0:
-            raise ValueError(f"train.lr must be positive (got {self.lr})")
-        self.ks = [int(k) for k in self.ks]
+            raise ConfigError(f"train.lr must be positive (got {self.lr})")
+        if self.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must be >= 0 "
+                              f"(got {self.weight_decay})")
+        if not self.ks or min(self.ks) <= 0:
+            raise ConfigError(f"train.ks must be a non-empty list of "
+                              f"positive integers (got {self.ks})")
+        if self.mode not in ('full', 'sampled'):
+            raise ConfigError(f"train.mode must be 'full' or 'sampled' "
+                              f"(got '{self.mode}')")
+        fanouts = self.num_neighbors if isinstance(self.num_neighbors,
+                                                   list) else [
+                                                       self.num_neighbors]
+        if not fanouts or any(k != -1 and k <= 0 for k in fanouts):
+            raise ConfigError(f"train.num_neighbors must be a positive "
+                              f"integer or -1 (all), or a list of them "
+                              f"(got {self.num_neighbors!r})")
         name, _, k = self.valid_metric.partition('@')
-        if not k.isdigit() or int(k) not in self.ks:
-            raise ValueError(f"train.valid_metric '{self.valid_metric}' must "
-                             f"be '<Metric>@K' with K in train.ks {self.ks}")
+        if name not in METRIC_NAMES or not k.isdigit() or int(
+                k) not in self.ks:
+            raise ConfigError(
+                f"train.valid_metric must be '<Metric>@K' with Metric in "
+                f"{list(METRIC_NAMES)} and K in train.ks {self.ks} "
+                f"(got '{self.valid_metric}')")
+        if self.negatives not in NEGATIVE_POOLS:
+            raise ConfigError(f"train.negatives must be one of "
+                              f"{list(NEGATIVE_POOLS)} (got "
+                              f"'{self.negatives}')")
 
     @classmethod
     def from_dict(cls, cfg: Dict[str, Any]) -> 'TrainConfig':
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(cfg) - known)
         if unknown:
-            raise ValueError(f"unknown train key(s) {unknown}; accepted: "
+            raise ConfigError(f"unknown train key(s) {unknown}; accepted: "
                              f"{sorted(known)}")
         return cls(**cfg)
 
@@ -167,6 +219,12 @@ class Trainer:
             data, 'valid', ks=ks, batch_size=bs)
         self.test_evaluator = FullRankingEvaluator.from_data(
             data, 'test', ks=ks, batch_size=bs)
+        self.subgraph_sampler = None
+        if self.config.mode == 'sampled' and self.model.trainable:
+            check_subgraph_support(self.model)
+            if self.sharding.world_size > 1:
+                raise ValueError("train.mode='sampled' runs in one process "
+                                 "only; use train.mode='full' under torchrun")
 
     def _shard(self, model: Recommender) -> Sharding:
         r"""Joins ``torchrun``'s process group if there is one, and shards
@@ -216,7 +274,12 @@ class Trainer:
         first_bad = torch.full((), num_batches, device=self.device)
         for b in range(num_batches):
             sl = slice(b * bs, (b + 1) * bs)
-            loss = self.model.loss(*self._batch(users[sl], pos[sl], neg[sl]))
+            if self.subgraph_sampler is not None:
+                loss = subgraph_batch_loss(self.model, self.subgraph_sampler,
+                                           users[sl], pos[sl], neg[sl])
+            else:
+                loss = self.model.loss(*self._batch(users[sl], pos[sl],
+                                                    neg[sl]))
             optimizer.zero_grad()
             loss.backward()
             self.sharding.all_reduce_gradients(self.model.parameters())
@@ -254,8 +317,7 @@ class Trainer:
         best = getattr(self, 'best_state', None)
         if best is None and self.out_dir is not None and (
                 self.out_dir / BEST_MODEL).exists():
-            best = torch.load(self.out_dir / BEST_MODEL,
-                              map_location=self.device, weights_only=False)
+            best = safe_torch_load(self.out_dir / BEST_MODEL, self.device)
         if best is not None:
             self.model.load_state_dict(best)
 
@@ -273,20 +335,36 @@ class Trainer:
 
         edge_index = train_edge_index(self.data)
         sampler = BPRSampler(edge_index.to(self.device),
-                             self.model.num_users, self.model.num_items)
-        optimizer = make_adam(self.model.parameters(), cfg.lr,
-                              cfg.weight_decay)
+                             self.model.num_users, self.model.num_items,
+                             negative_items=negative_pool(self.data,
+                                                          cfg.negatives))
+        if cfg.mode == 'sampled':
+            self.subgraph_sampler = make_subgraph_sampler(
+                self.model, self.data, cfg.num_neighbors)
+            optimizer = make_sampled_optimizer(self.model, cfg.lr,
+                                               cfg.weight_decay)
+        else:
+            optimizer = make_adam(self.model.parameters(), cfg.lr,
+                                  cfg.weight_decay)
         state: Dict[str, Any] = dict(epoch=0, best_score=-math.inf,
                                      best_epoch=0, valid={}, test={},
                                      bad_evals=0, history=[],
                                      train_seconds=0.0, stopped=False)
         ckpt = self.out_dir / CHECKPOINT if self.out_dir else None
         if self.resume and ckpt is not None and ckpt.exists():
-            saved = torch.load(ckpt, map_location=self.device,
-                               weights_only=False)
-            self.model.load_state_dict(saved['model'])
-            self.model.load_extra_state_from_checkpoint(saved['model_extra'])
-            optimizer.load_state_dict(saved['optimizer'])
+            saved = safe_torch_load(ckpt, self.device,
+                                    keys=('model', 'model_extra',
+                                          'optimizer', 'trainer'))
+            try:
+                self.model.load_state_dict(saved['model'])
+                self.model.load_extra_state_from_checkpoint(
+                    saved['model_extra'])
+                optimizer.load_state_dict(saved['optimizer'])
+            except (RuntimeError, KeyError, ValueError) as e:
+                raise CheckpointError(
+                    f"checkpoint '{ckpt}' does not fit this model "
+                    f"({type(self.model).__name__}): "
+                    f"{str(e).splitlines()[0]}") from None
             state = saved['trainer']
             self.log(f"resumed from {ckpt} at epoch {state['epoch']}")
 

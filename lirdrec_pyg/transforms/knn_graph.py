@@ -1,5 +1,6 @@
 """The frozen item-item kNN graph of LIRDRec, built from modality features."""
 import math
+import warnings
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
@@ -24,13 +25,13 @@ AUTO_BLOCK_ENTRIES = 2**25
 #: that is handed to faiss at any time (24 MiB at 384 dimensions).
 FAISS_CHUNK_ROWS = 2**14
 
-#: Training points per inverted list of the faiss index (faiss asks for at
-#: least 39; more only makes training slower).
-FAISS_TRAIN_POINTS_PER_LIST = 64
+#: Links per node of the faiss HNSW graph (faiss' default is 32; 16 builds
+#: faster and, at k=10 on clustered items, loses little recall).
+FAISS_HNSW_M = 16
 
-#: Inverted lists probed per query by default; at 100,000 clustered items
-#: this keeps about 0.99 of the exact neighbours (``benchmarks/knn_graph.py``).
-FAISS_DEFAULT_NPROBE = 16
+#: Candidates kept while searching the HNSW graph (at least :obj:`k` are
+#: always kept): more is slower and closer to exact.
+FAISS_DEFAULT_EF_SEARCH = 32
 
 FAISS_INSTALL_HINT = ("install the 'ann' extra: pip install "
                       "'lirdrec-pyg[ann]' (or: pip install faiss-cpu)")
@@ -44,13 +45,6 @@ def auto_block_size(num_ref: int, block_size: Optional[int]) -> int:
     if block_size < 1:
         raise ValueError(f"'block_size' must be positive (got {block_size})")
     return block_size
-
-
-def auto_nlist(num_ref: int) -> int:
-    r"""Inverted lists of the faiss index for :obj:`num_ref` indexed rows:
-    faiss' rule of thumb :math:`4 \sqrt{M}`, capped so that every list has
-    at least 39 training points."""
-    return max(1, min(round(4 * math.sqrt(num_ref)), num_ref // 39))
 
 
 def import_faiss() -> Any:
@@ -94,42 +88,40 @@ def exact_topk(query: Tensor, ref: Tensor, k: int, block_size: int,
     return out
 
 
-def faiss_topk(query: Tensor, ref: Tensor, k: int, nlist: Optional[int] = None,
-               nprobe: Optional[int] = None, seed: int = 0) -> Tensor:
-    r"""Approximate :func:`exact_topk` by inner product through a faiss
-    IVF-Flat index (`"Billion-scale similarity search with GPUs"
-    <https://arxiv.org/abs/1702.08734>`_): :obj:`ref` is clustered into
-    :obj:`nlist` lists, and every query scans the :obj:`nprobe` lists with
-    the closest centroids. Entries the index could not fill are :obj:`-1`.
-    Runs on as many threads as torch; the result does not depend on the
-    device the tensors live on (faiss runs on the CPU)."""
+def faiss_topk(query: Tensor, ref: Tensor, k: int,
+               ef_search: Optional[int] = None) -> Tensor:
+    r"""Approximate :func:`exact_topk` by cosine similarity through a faiss
+    (`"The Faiss library" <https://arxiv.org/abs/2401.08281>`_) HNSW index
+    (`"Efficient and robust approximate nearest neighbor search using
+    Hierarchical Navigable Small World graphs"
+    <https://arxiv.org/abs/1603.09320>`_) of :obj:`ref`: no training, and a
+    cost per row that grows with :math:`\log M` rather than :math:`M`.
+    The rows are normalised a chunk at a time on their way into faiss, so
+    that the index holds the only normalised copy of :obj:`ref`. Entries the index could not fill are :obj:`-1`. Runs on as many threads
+    as torch (with more than one, faiss builds the graph in a
+    non-deterministic order); faiss works on the CPU, and the result comes
+    back to :obj:`query`'s device."""
     faiss = import_faiss()
-    num_ref, dim = ref.shape
-    nlist = auto_nlist(num_ref) if nlist is None else nlist
-    nprobe = FAISS_DEFAULT_NPROBE if nprobe is None else nprobe
-    if not 1 <= nlist <= num_ref:
-        raise ValueError(f"'nlist' must lie in [1, {num_ref}] (got {nlist})")
-    if nprobe < 1:
-        raise ValueError(f"'nprobe' must be positive (got {nprobe})")
+    ef_search = FAISS_DEFAULT_EF_SEARCH if ef_search is None else ef_search
+    if ef_search < 1:
+        raise ValueError(f"'ef_search' must be positive (got {ef_search})")
 
     def as_numpy(x: Tensor) -> Any:
-        return x.detach().to('cpu', torch.float32).contiguous().numpy()
+        x = F.normalize(x.detach().to('cpu', torch.float32), p=2, dim=-1)
+        return x.contiguous().numpy()
 
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(torch.get_num_threads())
     try:
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist,
-                                   faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = seed
-        num_train = min(num_ref, FAISS_TRAIN_POINTS_PER_LIST * nlist)
-        sample = torch.randperm(
-            num_ref, generator=torch.Generator().manual_seed(seed))
-        index.train(as_numpy(ref[sample[:num_train].to(ref.device)]))
+        # Vectors stored in float16: half the memory of the features, and
+        # the same neighbours up to near-ties (cosines lie in [-1, 1]).
+        index = faiss.IndexHNSWSQ(ref.size(1),
+                                  faiss.ScalarQuantizer.QT_fp16,
+                                  FAISS_HNSW_M, faiss.METRIC_INNER_PRODUCT)
         # Added in chunks, so that faiss' copy is the only full one made.
         for chunk in ref.split(FAISS_CHUNK_ROWS):
             index.add(as_numpy(chunk))
-        index.nprobe = min(nprobe, nlist)
+        index.hnsw.efSearch = max(ef_search, k)
         out = torch.empty(query.size(0), k, dtype=torch.long)
         for start in range(0, query.size(0), FAISS_CHUNK_ROWS):
             chunk = query[start:start + FAISS_CHUNK_ROWS]
@@ -162,7 +154,7 @@ def knn_indices(query: Tensor, ref: Tensor, k: int,
                 exclude_self: bool = False,
                 force_self: bool = False,
                 method: str = 'exact',
-                nprobe: Optional[int] = None) -> Tensor:
+                ef_search: Optional[int] = None) -> Tensor:
     r"""The indices of the :obj:`k` rows of :obj:`ref` with the largest
     cosine similarity to every row of :obj:`query`, shape
     :obj:`[len(query), k]`, ordered from the most similar.
@@ -171,9 +163,11 @@ def knn_indices(query: Tensor, ref: Tensor, k: int,
     :obj:`block_size` query rows at a time (one matrix product and one
     :func:`torch.topk` per block, memory :math:`O(\text{block\_size} \cdot
     M)`); ties between equal similarities are broken as :func:`torch.topk`
-    breaks them. With :obj:`method="faiss"`, a faiss IVF-Flat index on the
-    normalised :obj:`ref` answers the queries approximately (see
-    :func:`faiss_topk`; rows it cannot fill are computed exactly).
+    breaks them (the products of different block sizes may round
+    differently in the last bit, which can decide near-ties). With
+    :obj:`method="faiss"`, a faiss HNSW index of the normalised :obj:`ref`
+    answers the queries approximately (see :func:`faiss_topk`; rows it
+    cannot fill are computed exactly).
 
     Args:
         query (torch.Tensor): Query features :obj:`[N, F]`.
@@ -191,9 +185,9 @@ def knn_indices(query: Tensor, ref: Tensor, k: int,
         method (str, optional): :obj:`"exact"` or :obj:`"faiss"`
             (approximate; needs the :obj:`ann` extra).
             (default: :obj:`"exact"`)
-        nprobe (int, optional): Inverted lists each query scans with
+        ef_search (int, optional): Candidates the HNSW search keeps with
             :obj:`method="faiss"`: more is slower and closer to exact.
-            (default: :obj:`None`, :data:`FAISS_DEFAULT_NPROBE`)
+            (default: :obj:`None`, :data:`FAISS_DEFAULT_EF_SEARCH`)
     """
     if query.dim() != 2 or ref.dim() != 2 or query.size(1) != ref.size(1):
         raise ValueError(f"'query' and 'ref' must have shapes [N, F] and "
@@ -213,22 +207,23 @@ def knn_indices(query: Tensor, ref: Tensor, k: int,
     if not 1 <= k <= max_k:
         raise ValueError(f"'k' must lie in [1, {max_k}] (got {k})")
     block_size = auto_block_size(ref.size(0), block_size)
-    same = query is ref
-    ref = F.normalize(ref.detach(), p=2, dim=-1)
-    query = ref if same else F.normalize(query.detach(), p=2, dim=-1)
     self_cols = (torch.arange(query.size(0), device=query.device)
                  if with_self else None)
     self_fill = math.inf if force_self else -math.inf
     if method == 'exact':
+        same = query is ref
+        ref = F.normalize(ref.detach(), p=2, dim=-1)
+        query = ref if same else F.normalize(query.detach(), p=2, dim=-1)
         return exact_topk(query, ref, k, block_size, self_cols, self_fill)
 
-    candidates = faiss_topk(query, ref, k + int(exclude_self), nprobe=nprobe)
+    candidates = faiss_topk(query, ref, k + int(exclude_self), ef_search)
     if with_self:
         candidates = place_self(candidates, k, force_self)
     unfilled = (candidates < 0).any(dim=1).nonzero().view(-1)
     if unfilled.numel() > 0:
         candidates[unfilled] = exact_topk(
-            query[unfilled], ref, k, block_size,
+            F.normalize(query[unfilled].detach(), p=2, dim=-1),
+            F.normalize(ref.detach(), p=2, dim=-1), k, block_size,
             None if self_cols is None else self_cols[unfilled], self_fill)
     return candidates
 
@@ -237,7 +232,7 @@ def knn_graph(x: Tensor, k: int, block_size: Optional[int] = None,
               include_self: bool = True,
               normalization: str = 'sym',
               method: str = 'exact',
-              nprobe: Optional[int] = None) -> Tensor:
+              ef_search: Optional[int] = None) -> Tensor:
     r"""The cosine-similarity :math:`k`-nearest-neighbour graph of the rows
     of :obj:`x`, as used by `"Learning Item Representations Directly From
     Multimodal Features For Effective Recommendation"
@@ -281,7 +276,7 @@ def knn_graph(x: Tensor, k: int, block_size: Optional[int] = None,
         method (str, optional): :obj:`"exact"` or :obj:`"faiss"`
             (approximate, needs the :obj:`ann` extra).
             (default: :obj:`"exact"`)
-        nprobe (int, optional): Lists scanned per row by
+        ef_search (int, optional): HNSW search breadth of
             :obj:`method="faiss"` (see :func:`knn_indices`).
             (default: :obj:`None`)
 
@@ -305,18 +300,25 @@ def knn_graph(x: Tensor, k: int, block_size: Optional[int] = None,
 
     col = knn_indices(x, x, k, block_size, exclude_self=not include_self,
                       force_self=include_self, method=method,
-                      nprobe=nprobe).view(-1)
-    row = torch.arange(n, device=x.device).repeat_interleave(k)
-    value = torch.ones(row.numel(), dtype=x.dtype, device=x.device)
-    if normalization != 'none':
-        deg = torch.zeros(n, dtype=x.dtype, device=x.device)
-        deg.index_add_(0, row, value)
-        if normalization == 'sym':
-            deg_inv_sqrt = deg.clamp(min=1).pow(-0.5)
-            value = deg_inv_sqrt[row] * deg_inv_sqrt[col]
-        else:
-            value = deg.clamp(min=1).reciprocal()[row]
-    return csr_from_coo(row, col, value, n, n)
+                      ef_search=ef_search)
+    # Every row holds k distinct columns: the CSR structure is known, and
+    # sorting within rows is all that is left (no [N k] row or key arrays,
+    # which matter at a million items).
+    col = col.sort(dim=1).values
+    crow = torch.arange(0, n * k + 1, k, device=x.device)
+    deg = torch.full((n, ), k, dtype=x.dtype, device=x.device)
+    if normalization == 'sym':
+        deg_inv_sqrt = deg.clamp(min=1).pow(-0.5)
+        value = deg_inv_sqrt.unsqueeze(1) * deg_inv_sqrt[col]
+    elif normalization == 'rw':
+        value = deg.clamp(min=1).reciprocal().unsqueeze(1).expand(n, k)
+    else:
+        value = torch.ones(n, k, dtype=x.dtype, device=x.device)
+    with warnings.catch_warnings():
+        # CSR support is flagged "beta" by torch; it is what we measured fastest.
+        warnings.simplefilter('ignore', UserWarning)
+        return torch.sparse_csr_tensor(crow, col.view(-1),
+                                       value.reshape(-1), (n, n))
 
 
 def default_modality_weights(modalities: Sequence[str]) -> Dict[str, float]:
@@ -393,7 +395,7 @@ class ItemKNNGraph(BaseTransform):
         method (str, optional): :obj:`"exact"` or :obj:`"faiss"` (approximate
             neighbours for large catalogues, see :func:`knn_indices`).
             (default: :obj:`"exact"`)
-        nprobe (int, optional): Lists scanned per item by
+        ef_search (int, optional): HNSW search breadth of
             :obj:`method="faiss"`. (default: :obj:`None`, automatic)
     """
     def __init__(self, k: int = 10,
@@ -402,7 +404,7 @@ class ItemKNNGraph(BaseTransform):
                  modalities: Optional[Sequence[str]] = None,
                  include_self: bool = True,
                  method: str = 'exact',
-                 nprobe: Optional[int] = None) -> None:
+                 ef_search: Optional[int] = None) -> None:
         if k < 1:
             raise ValueError(f"'k' must be positive (got {k})")
         check_one_of('method', method, METHODS)
@@ -413,7 +415,7 @@ class ItemKNNGraph(BaseTransform):
         self.modalities = list(modalities) if modalities is not None else None
         self.include_self = include_self
         self.method = method
-        self.nprobe = nprobe
+        self.ef_search = ef_search
 
     def resolve_weights(self, data: HeteroData) -> Dict[str, float]:
         r"""The validated weight of every modality used on :obj:`data`."""
@@ -445,7 +447,7 @@ class ItemKNNGraph(BaseTransform):
                                  f"but there are {num_items} items")
             graph = knn_graph(x.float(), self.k, self.block_size,
                               self.include_self, method=self.method,
-                              nprobe=self.nprobe).to_sparse_coo()
+                              ef_search=self.ef_search).to_sparse_coo()
             graph = graph * w
             mixed = graph if mixed is None else mixed + graph
         assert mixed is not None

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from lirdrec_pyg.data import (
@@ -22,10 +23,11 @@ def recall_at_k(scores, train, test, k=20):
     return sum(recalls) / len(recalls)
 
 
-def test_make_synthetic_shapes():
+@pytest.mark.parametrize('method', ['exact', 'candidates'])
+def test_make_synthetic_shapes(method):
     data = make_synthetic(num_users=50, num_items=40,
                           modality_dims={'image': 7, 'text': 5},
-                          interactions_per_user=6, seed=1)
+                          interactions_per_user=6, seed=1, method=method)
     assert data['user'].num_nodes == 50 and data[ITEM].num_nodes == 40
     assert data.name == 'synthetic'
     assert get_modalities(data) == ['image', 'text']
@@ -42,8 +44,10 @@ def test_make_synthetic_shapes():
     assert torch.unique(all_edges[0] * 40 + all_edges[1]).numel() == total
 
 
-def test_make_synthetic_determinism():
-    kwargs = dict(num_users=60, num_items=30, interactions_per_user=5)
+@pytest.mark.parametrize('method', ['exact', 'candidates'])
+def test_make_synthetic_determinism(method):
+    kwargs = dict(num_users=60, num_items=30, interactions_per_user=5,
+                  method=method)
     a, b = make_synthetic(seed=3, **kwargs), make_synthetic(seed=3, **kwargs)
     c = make_synthetic(seed=4, **kwargs)
     for s in ('train', 'valid', 'test'):
@@ -53,9 +57,11 @@ def test_make_synthetic_determinism():
                            split_edge_index(c, 'train'))
 
 
-def test_make_synthetic_planted_structure():
+@pytest.mark.parametrize('method', ['exact', 'candidates'])
+def test_make_synthetic_planted_structure(method):
     data, (user_f, item_f) = make_synthetic(num_users=500, num_items=400,
-                                            seed=0, return_factors=True)
+                                            seed=0, return_factors=True,
+                                            method=method)
     train = split_edge_index(data, 'train')
     test = split_edge_index(data, 'test')
     degree = torch.bincount(train[1], minlength=400).float()
@@ -74,3 +80,30 @@ def test_make_synthetic_planted_structure():
         profile = torch.zeros(500, x.size(1)).index_add_(0, train[0],
                                                          x[train[1]])
         assert recall_at_k(profile @ x.t(), train, test) > 3 * random
+
+
+def test_make_synthetic_candidates_follows_exact_method():
+    # The candidate draw approximates the exact one: the same planted
+    # factors give about the same mean planted affinity and popularity of
+    # the drawn items, far from those of uniformly drawn items.
+    kwargs = dict(num_users=400, num_items=300, interactions_per_user=10,
+                  seed=2, return_factors=True, popularity_skew=1.0)
+    stats = {}
+    for method in ('exact', 'candidates'):
+        data, (user_f, item_f) = make_synthetic(method=method, **kwargs)
+        edges = torch.cat([split_edge_index(data, s)
+                           for s in ('train', 'valid', 'test')], 1)
+        affinity = (user_f[edges[0]] * item_f[edges[1]]).sum(-1).mean()
+        stats[method] = float(affinity)
+        assert edges.size(1) >= 0.9 * 400 * 10
+    uniform = float((user_f @ item_f.t()).mean())
+    assert abs(stats['candidates'] - stats['exact']) < 0.1 * abs(
+        stats['exact'] - uniform)
+
+
+def test_make_synthetic_rejects_bad_method():
+    with pytest.raises(ValueError, match="'method'"):
+        make_synthetic(num_users=10, num_items=10, method='fast')
+    with pytest.raises(ValueError, match="'oversample'"):
+        make_synthetic(num_users=10, num_items=10, method='candidates',
+                       oversample=0)

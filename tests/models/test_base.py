@@ -106,3 +106,21 @@ def test_recommend_errors(tiny_data):
     model._graphs['_train_edge_index'] = None
     with pytest.raises(ValueError, match='exclude_train=False'):
         model.recommend(3)
+
+
+def test_moved_model_keeps_adjacency_marks(tiny_data, monkeypatch):
+    # After .to() the library adjacency is a new tensor: its marks
+    # (normalised, symmetric) come along, so no re-check and no refusal.
+    from lirdrec_pyg.models import create_model
+    from lirdrec_pyg.nn import propagation
+    model = create_model('lightgcn', tiny_data).double()
+    assert model.adj.dtype == torch.float64
+    assert model.adj._lirdrec_symmetric and model.adj._lirdrec_normalized
+
+    def fail(adj):
+        raise AssertionError('symmetry re-checked after a move')
+    monkeypatch.setattr(propagation, 'transpose_csr', fail)
+    users, items = model()
+    assert users.dtype == torch.float64
+    model.loss(torch.tensor([0]), torch.tensor([1]),
+               torch.tensor([2])).backward()

@@ -14,6 +14,8 @@ pytestmark = pytest.mark.skipif(not kernels.kernels_enabled(),
 
 @pytest.fixture(scope='module')
 def spmm():
+    # Builds into this install if `lirdrec build-kernels` has not yet.
+    kernels.load_spmm_extension(build=True)
     kernel = kernels.csr_spmm_kernel()
     assert kernel is not None, 'the compiled SpMM kernel did not build'
     return kernel
@@ -125,18 +127,25 @@ def _symmetrise(adj):
     return row, col, dense[row, col]
 
 
-def test_failed_build_warns_once_and_falls_back(monkeypatch):
+def fresh_loader(monkeypatch, compile_error):
+    r"""Forgets the loaded kernel and makes every compile attempt raise
+    :obj:`compile_error`."""
     import torch.utils.cpp_extension as cpp_extension
 
-    def no_compiler(*args, **kwargs):
-        raise OSError('no C++ compiler here')
-    monkeypatch.setattr(cpp_extension, 'load', no_compiler)
+    def compiler(*args, **kwargs):
+        raise compile_error
+    monkeypatch.setattr(cpp_extension, 'load', compiler)
     monkeypatch.setattr(kernels, '_module', None)
     monkeypatch.setattr(kernels, '_failed', False)
+
+
+def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
+    fresh_loader(monkeypatch, OSError('no C++ compiler here'))
+    monkeypatch.setenv('LIRDREC_KERNEL_DIR', str(tmp_path))
     adj = random_csr(6, 6, 14, seed=5)
     x = torch.randn(6, 32)
     with pytest.warns(UserWarning, match='no C\\+\\+ compiler here'):
-        assert kernels.csr_spmm_kernel() is None
+        assert kernels.load_spmm_extension(build=True) is None
     assert kernels.csr_spmm_kernel() is None  # no second attempt
     assert torch.allclose(sparse_propagate(x, adj, normalize=False),
                           adj.to_dense() @ x,
@@ -217,3 +226,23 @@ def test_build_is_named_per_cpu():
     assert re.fullmatch(r'lirdrec_pyg_spmm_v\d+_[0-9a-f]{8}',
                         kernels._EXTENSION_NAME)
     assert kernels._cpu_tag() == kernels._cpu_tag()
+
+
+def test_runs_never_compile(monkeypatch, tmp_path):
+    fresh_loader(monkeypatch, AssertionError('a run must not compile'))
+    monkeypatch.setenv('LIRDREC_KERNEL_DIR', str(tmp_path / 'empty'))
+    with pytest.warns(UserWarning, match="not built for this install.*"
+                      "lirdrec build-kernels"):
+        assert kernels.csr_spmm_kernel() is None
+    assert kernels.csr_spmm_kernel() is None  # one warning, then quiet
+    adj = random_csr(6, 6, 14, seed=5)
+    x = torch.randn(6, 32)
+    assert torch.allclose(sparse_propagate(x, adj, normalize=False),
+                          adj.to_dense() @ x, atol=1e-6)
+
+
+def test_built_kernel_loads_without_compiler(spmm, monkeypatch):
+    fresh_loader(monkeypatch, AssertionError('a built kernel needs no '
+                                             'compiler'))
+    assert kernels._built_library() is not None
+    assert kernels.csr_spmm_kernel() is not None

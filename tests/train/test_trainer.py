@@ -86,8 +86,18 @@ def test_config_checks():
     with pytest.raises(ValueError, match='train.batch_size must be a '
                        'positive integer'):
         TrainConfig(batch_size=0)
-    with pytest.raises(ValueError, match="valid_metric 'Recall@30'"):
+    with pytest.raises(ValueError, match=r"train.valid_metric must be .*"
+                       r"\(got 'Recall@30'\)"):
         TrainConfig(valid_metric='Recall@30')
+    with pytest.raises(ValueError, match=r"Metric in \['Recall'.*"
+                       r"\(got 'Foo@20'\)"):
+        TrainConfig(valid_metric='Foo@20')
+    with pytest.raises(ValueError, match="train.lr must be a number "
+                       r"\(got 'abc'\)"):
+        TrainConfig(lr='abc')
+    with pytest.raises(ValueError, match=r"train.negatives must be one of "
+                       r"\['train_items', 'all_items'\]"):
+        TrainConfig(negatives='some')
 
 
 def test_nan_loss_is_reported(data):

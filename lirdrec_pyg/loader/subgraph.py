@@ -1,0 +1,220 @@
+r"""Sampled-subgraph mini-batches of BPR triples on PyG's neighbour sampler.
+
+A batch of :math:`(u, i^+, i^-)` triples needs the :math:`L`-layer
+representations of its users and items only. Their :math:`L`-hop
+neighbourhood is sampled with PyG's
+:class:`~torch_geometric.sampler.NeighborSampler` (the sampler of
+:class:`~torch_geometric.loader.NeighborLoader`) on the bipartite graph in
+one index space (users first, then items), and the propagation runs on that
+subgraph, with the **full graph's** normalisation
+
+.. math::
+    \tilde{a}_{vw} = \frac{1}{\sqrt{d_v d_w}} \cdot \frac{d_v}{s_v},
+
+for a sampled edge :math:`w \to v`, where :math:`d` are the degrees in the
+training graph and :math:`s_v` the number of neighbours sampled for
+:math:`v`. The factor :math:`d_v / s_v` makes the sampled sum an unbiased
+estimate of the full one; with every neighbour kept it is one, and the seed
+nodes' outputs equal full-graph propagation exactly. A step costs
+:math:`O(B \prod_l k_l)` whatever the size of the graph, so an epoch of
+:math:`E / B` steps is linear in the number of interactions :math:`E`.
+
+Neighbour sampling in PyG needs ``pyg-lib`` or ``torch-sparse`` (the
+``ext`` extra: ``pip install -e .[ext]``).
+"""
+import warnings
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Union
+
+import torch
+import torch_geometric.typing
+from torch import Tensor
+from torch_geometric.data import Data
+
+from lirdrec_pyg.transforms.adjacency import check_edge_index, csr_from_coo
+
+__all__ = ['SubgraphBatch', 'BPRSubgraphSampler', 'BPRSubgraphLoader',
+           'WITH_NEIGHBOR_SAMPLING', 'resolve_num_neighbors']
+
+#: Whether PyG can sample neighbourhoods here (``pyg-lib`` or
+#: ``torch-sparse`` installed).
+WITH_NEIGHBOR_SAMPLING = bool(torch_geometric.typing.WITH_PYG_LIB
+                              or torch_geometric.typing.WITH_TORCH_SPARSE)
+
+
+class SubgraphBatch(NamedTuple):
+    r"""A mini-batch of BPR triples with the subgraph it needs.
+
+    Attributes:
+        node (torch.Tensor): Global ids of the subgraph's nodes (users
+            :math:`< U`, items :math:`U + i`), the seeds first.
+        adj (torch.Tensor): The subgraph's propagation matrix, CSR of shape
+            :obj:`[n, n]`, row :math:`v` holding :math:`\tilde{a}_{vw}` of
+            its sampled neighbours :math:`w` (not symmetric).
+        num_seeds (int): The number of seed nodes (the first entries of
+            :obj:`node`).
+        users, pos_items, neg_items (torch.Tensor): The triples as positions
+            in :obj:`node`.
+        user_ids, pos_item_ids, neg_item_ids (torch.Tensor): The triples as
+            global user and item ids.
+    """
+    node: Tensor
+    adj: Tensor
+    num_seeds: int
+    users: Tensor
+    pos_items: Tensor
+    neg_items: Tensor
+    user_ids: Tensor
+    pos_item_ids: Tensor
+    neg_item_ids: Tensor
+
+    def local(self, ids: Tensor, offset: int = 0) -> Tensor:
+        r"""Positions in :obj:`node` of the global ids :obj:`ids + offset`
+        (e.g. :obj:`offset=num_users` for item ids), which must be seeds."""
+        seeds = self.node[:self.num_seeds]
+        order = torch.argsort(seeds)
+        query = ids + offset
+        pos = torch.searchsorted(seeds[order], query).clamp_(
+            max=self.num_seeds - 1)
+        found = order[pos]
+        if not bool((seeds[found] == query).all()):
+            raise ValueError("'ids' holds nodes that are not seeds of the "
+                             "batch")
+        return found
+
+
+def resolve_num_neighbors(num_neighbors: Union[int, Sequence[int]],
+                          num_layers: int) -> List[int]:
+    r"""The per-hop fan-outs for a model of :obj:`num_layers` layers: an int
+    is repeated for every layer, a list must have one entry per layer;
+    :obj:`-1` keeps every neighbour."""
+    if isinstance(num_neighbors, int) and not isinstance(num_neighbors, bool):
+        fanouts = [num_neighbors] * num_layers
+    else:
+        fanouts = list(num_neighbors)
+        if len(fanouts) != num_layers:
+            raise ValueError(f"train.num_neighbors has {len(fanouts)} hop(s) "
+                             f"but the model propagates {num_layers} "
+                             f"layer(s); give one fan-out per layer or one "
+                             f"int")
+    for k in fanouts:
+        if isinstance(k, bool) or not isinstance(k, int) or not (
+                k == -1 or k > 0):
+            raise ValueError(f"train.num_neighbors entries must be positive "
+                             f"integers or -1 (all neighbours) (got {k!r})")
+    return fanouts
+
+
+class BPRSubgraphSampler:
+    r"""Builds the :class:`SubgraphBatch` of a batch of BPR triples (see the
+    module docstring).
+
+    Args:
+        edge_index (torch.Tensor): Training interactions :obj:`[2, E]` (row
+            0 users, row 1 items), without duplicates.
+        num_users (int): The number of users :math:`U`.
+        num_items (int): The number of items :math:`I`.
+        num_neighbors (list of int): Neighbours sampled per node at each
+            hop, :obj:`-1` for all; one entry per propagation layer.
+        eps (float, optional): Degree guard of the normalisation, as in
+            :func:`~lirdrec_pyg.transforms.bipartite_normalized_adjacency`.
+            (default: :obj:`1e-7`)
+    """
+    def __init__(self, edge_index: Tensor, num_users: int, num_items: int,
+                 num_neighbors: Sequence[int], eps: float = 1e-7) -> None:
+        if not WITH_NEIGHBOR_SAMPLING:
+            raise ImportError(
+                "train.mode='sampled' samples neighbourhoods with PyG, which "
+                "needs 'torch-sparse' or 'pyg-lib': install the ext extra "
+                "(`pip install -e .[ext]` or `make install-ext`)")
+        from torch_geometric.sampler import NeighborSampler
+        check_edge_index(edge_index, num_users, num_items)
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.num_neighbors = resolve_num_neighbors(list(num_neighbors),
+                                                   len(num_neighbors))
+        user = edge_index[0].long().cpu()
+        item = edge_index[1].long().cpu() + self.num_users
+        num_nodes = self.num_users + self.num_items
+        both = torch.stack([torch.cat([user, item]), torch.cat([item, user])])
+        self.degree = torch.bincount(both[0], minlength=num_nodes).float()
+        self.deg_inv_sqrt = (self.degree + eps).pow(-0.5)
+        graph = Data(edge_index=both, num_nodes=num_nodes)
+        with warnings.catch_warnings():
+            # PyG asks for pyg-lib, which has no wheels on PyPI; the
+            # torch-sparse path samples the same way.
+            warnings.filterwarnings('ignore', message='.*pyg-lib')
+            self.sampler = NeighborSampler(graph,
+                                           num_neighbors=self.num_neighbors)
+
+    def sample(self, users: Tensor, pos_items: Tensor, neg_items: Tensor,
+               extra_items: Optional[Tensor] = None) -> SubgraphBatch:
+        r"""The subgraph of the triples :obj:`(users, pos_items,
+        neg_items)` (global ids); :obj:`extra_items` are further item seeds
+        a model needs (e.g. item-graph neighbours)."""
+        from torch_geometric.sampler import NodeSamplerInput
+        U = self.num_users
+        parts = [users, pos_items + U, neg_items + U]
+        if extra_items is not None:
+            parts.append(extra_items + U)
+        seeds, inverse = torch.unique(torch.cat(parts), return_inverse=True)
+        out = self.sampler.sample_from_nodes(
+            NodeSamplerInput(input_id=None, node=seeds))
+        node = out.node
+        if not torch.equal(node[:seeds.numel()], seeds):
+            raise RuntimeError("PyG's sampler did not return the seeds first")
+        # Messages flow from the sampled neighbour (row) to the node it was
+        # sampled for (col).
+        src, dst = out.row, out.col
+        n = node.numel()
+        sampled = torch.bincount(dst, minlength=n).float()
+        g_src, g_dst = node[src], node[dst]
+        scale = self.degree[g_dst] / sampled[dst]
+        value = self.deg_inv_sqrt[g_src] * self.deg_inv_sqrt[g_dst] * scale
+        adj = csr_from_coo(dst, src, value, n, n)
+        b = users.numel()
+        return SubgraphBatch(node, adj, seeds.numel(), inverse[:b],
+                             inverse[b:2 * b], inverse[2 * b:3 * b], users,
+                             pos_items, neg_items)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_users={self.num_users}, '
+                f'num_items={self.num_items}, '
+                f'num_neighbors={self.num_neighbors})')
+
+
+class BPRSubgraphLoader:
+    r"""Iterates over an epoch's BPR triples in mini-batches of
+    :obj:`batch_size`, each with its sampled subgraph.
+
+    Args:
+        sampler (BPRSubgraphSampler): Builds each batch's subgraph.
+        users, pos_items, neg_items (torch.Tensor): The epoch's triples
+            (e.g. from :meth:`lirdrec_pyg.data.BPRSampler.sample`).
+        batch_size (int): Triples per batch.
+        item_seeds (callable, optional): Maps a batch's distinct items to
+            the item ids whose representations the model needs (see
+            :meth:`~lirdrec_pyg.models.Recommender.subgraph_item_seeds`).
+    """
+    def __init__(self, sampler: BPRSubgraphSampler, users: Tensor,
+                 pos_items: Tensor, neg_items: Tensor, batch_size: int,
+                 item_seeds=None) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"'batch_size' must be positive "
+                             f"(got {batch_size})")
+        self.sampler = sampler
+        self.triples = (users, pos_items, neg_items)
+        self.batch_size = batch_size
+        self.item_seeds = item_seeds
+
+    def __len__(self) -> int:
+        return -(-self.triples[0].numel() // self.batch_size)
+
+    def __iter__(self) -> Iterator[SubgraphBatch]:
+        users, pos, neg = self.triples
+        bs = self.batch_size
+        for start in range(0, users.numel(), bs):
+            u, p, q = (users[start:start + bs], pos[start:start + bs],
+                       neg[start:start + bs])
+            extra = None
+            if self.item_seeds is not None:
+                extra = self.item_seeds(torch.unique(torch.cat([p, q])))
+            yield self.sampler.sample(u, p, q, extra)

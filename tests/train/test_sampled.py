@@ -1,0 +1,105 @@
+import pytest
+import torch
+
+from lirdrec_pyg.data import make_synthetic
+from lirdrec_pyg.loader import WITH_NEIGHBOR_SAMPLING
+from lirdrec_pyg.models import create_model
+from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
+from lirdrec_pyg.train.sampled import CombinedOptimizer, make_sampled_optimizer
+from lirdrec_pyg.train.trainer import CHECKPOINT
+
+needs_sampler = pytest.mark.skipif(
+    not WITH_NEIGHBOR_SAMPLING,
+    reason="PyG's neighbour sampling needs torch-sparse or pyg-lib")
+
+
+@pytest.fixture(scope='module')
+def data():
+    return make_synthetic(num_users=300, num_items=150,
+                          interactions_per_user=15,
+                          modality_dims={'image': 16, 'text': 8}, seed=3)
+
+
+def fit(data, model='lightgcn', out_dir=None, resume=False, **train):
+    seed_everything(0)
+    net = create_model(model, data, **({} if model == 'popularity' else
+                                       {'embedding_dim': 16}))
+    cfg = TrainConfig(**{'epochs': 4, 'batch_size': 256, 'lr': 5e-3,
+                         'progress': False, 'seed': 7, 'mode': 'sampled',
+                         'num_neighbors': 5, **train})
+    return Trainer(net, data, cfg, out_dir=out_dir, resume=resume).fit(), net
+
+
+@needs_sampler
+def test_sampled_training_beats_popularity(data):
+    pop, _ = fit(data, model='popularity')
+    trained, net = fit(data, epochs=30, lr=1e-2)
+    assert trained.test['Recall@20'] > 1.3 * pop.test['Recall@20']
+
+
+@needs_sampler
+def test_sampled_lirdrec_trains(data):
+    result, net = fit(data, model='lirdrec', epochs=3, lr=1e-3)
+    losses = [h['loss'] for h in result.history]
+    assert losses[-1] < losses[0]
+    # Every batch adds its users' attention to the record that the next
+    # epoch copies into theta: after an epoch, every user is recorded.
+    users = data['user', 'interacts', 'item'].edge_index[0].unique()
+    assert int(net.pwc.recorded.sum()) == users.numel()
+
+
+@needs_sampler
+def test_sampled_resume_gives_the_uninterrupted_result(data, tmp_path):
+    full, _ = fit(data, out_dir=tmp_path / 'full')
+    original = Trainer._train_epoch
+
+    def dying(self, epoch, sampler, optimizer):
+        if epoch == 3:
+            raise KeyboardInterrupt()
+        return original(self, epoch, sampler, optimizer)
+
+    Trainer._train_epoch = dying
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit(data, out_dir=tmp_path / 'cut')
+    finally:
+        Trainer._train_epoch = original
+    saved = torch.load(tmp_path / 'cut' / CHECKPOINT, weights_only=False)
+    assert set(saved['optimizer']) == {'sparse'}
+    resumed, _ = fit(data, out_dir=tmp_path / 'cut', resume=True)
+    assert resumed.test == full.test
+    assert [h['loss'] for h in resumed.history] == [
+        h['loss'] for h in full.history]
+
+
+def test_unsupported_model_refuses_the_sampled_mode(data):
+    net = create_model('bpr', data)
+    with pytest.raises(ValueError, match="train.mode='sampled' is not "
+                       "supported by BPR"):
+        Trainer(net, data, TrainConfig(mode='sampled', progress=False))
+
+
+def test_config_checks_of_the_sampled_mode():
+    with pytest.raises(ValueError, match="train.mode must be 'full' or "
+                       "'sampled'"):
+        TrainConfig(mode='minibatch')
+    with pytest.raises(ValueError, match='train.num_neighbors'):
+        TrainConfig(num_neighbors=0)
+    with pytest.raises(ValueError, match='train.num_neighbors'):
+        TrainConfig(num_neighbors=[10, 'all'])
+    assert TrainConfig(num_neighbors=[-1, 5]).num_neighbors == [-1, 5]
+
+
+def test_sampled_optimizer_splits_sparse_tables(data):
+    net = create_model('lirdrec', data, embedding_dim=8)
+    opt = make_sampled_optimizer(net, lr=1e-3)
+    assert isinstance(opt, CombinedOptimizer)
+    sparse = opt.optimizers['sparse'].param_groups[0]['params']
+    assert len(sparse) == 1 and sparse[0] is net.user_preference
+    dense = opt.optimizers['dense'].param_groups[0]['params']
+    assert all(p is not net.user_preference for p in dense)
+    assert len(sparse) + len(dense) == len(list(net.parameters()))
+    with pytest.raises(ValueError, match='train.weight_decay must be 0'):
+        make_sampled_optimizer(net, lr=1e-3, weight_decay=1e-5)
+    with pytest.raises(ValueError, match='another train.mode'):
+        opt.load_state_dict({'dense': {}})
