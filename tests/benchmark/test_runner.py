@@ -62,14 +62,20 @@ def test_incompatible_cell_is_na_and_the_table_is_written(tiny_suite,
     assert 'freedom,n/a,' in (tmp_path / 'summary.csv').read_text()
 
 
-def test_failing_cell_is_recorded_and_the_rest_go_on(tiny_suite, tmp_path):
-    suite = tiny_suite(models=['lightgcn', 'bpr'], seeds=[0],
-                       extra=['lightgcn.num_layers=-1'])
+def test_failing_cell_is_recorded_and_the_rest_go_on(tiny_suite, tmp_path,
+                                                     monkeypatch):
+    from lirdrec_pyg.models import get_model_class
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError('boom in loss')
+
+    monkeypatch.setattr(get_model_class('lightgcn'), 'loss', boom)
+    suite = tiny_suite(models=['lightgcn', 'bpr'], seeds=[0])
     summary, code = _run(suite, tmp_path)
     assert code == 1
     rows = {r['model']: r for r in summary['entries']}
     assert rows['lightgcn']['status'] == 'failed'
-    assert 'num_layers' in rows['lightgcn']['detail']
+    assert rows['lightgcn']['detail'] == 'RuntimeError: boom in loss'
     assert rows['bpr']['status'] == 'ok'
     cell = rows['lightgcn']['cells'][0]
     assert 'Traceback' in (tmp_path / cell['dir'] / 'error.txt').read_text()
@@ -122,8 +128,8 @@ def test_selection_never_reads_the_test_split(tiny_suite, tmp_path,
 
     from lirdrec_pyg.data import load_dataset
 
-    def corrupted(name, **kwargs):
-        data = load_dataset(name, **kwargs)
+    def corrupted(dataset, /, **kwargs):
+        data = load_dataset(dataset, **kwargs)
         store = data['user', 'interacts', 'item']
         generator = torch.Generator().manual_seed(5)
         test = store.test_edge_index
