@@ -53,6 +53,9 @@ def canonical_config(config: Dict[str, Any], model: str) -> Dict[str, Any]:
     from lirdrec_pyg.train.trainer import TrainConfig
 
     cfg = copy.deepcopy(config)
+    # The 'run' record repeats the seed and names files; the sections hold
+    # what is computed.
+    cfg.pop('run', None)
     train = {k: v for k, v in (cfg.get('train') or {}).items()
              if k not in (*EXECUTION_KEYS, 'seed')}
     defaults = asdict(TrainConfig())

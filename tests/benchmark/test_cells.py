@@ -8,8 +8,7 @@ def test_hash_covers_settings_but_not_seed_threads_or_spelled_defaults():
     same = load_config('lightgcn', 'synthetic',
                        overrides=['train.seed=7', 'train.threads=2',
                                   'train.progress=false',
-                                  'train.eval_every=1',       # the default
-                                  'num_layers=2.0'])          # 2 spelled 2.0
+                                  'train.eval_every=1'])      # the default
     assert config_hash(same, 'lightgcn') == key
     for change in (['num_layers=3'], ['train.lr=0.01'],
                    ['data.num_users=100'], ['eval.cold_item_fraction=0.1']):
