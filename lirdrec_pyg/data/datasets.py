@@ -167,6 +167,10 @@ def resolve_dataset(dataset: Union[str, Path],
     if isinstance(dataset, Path) or _looks_like_path(text) or (
             Path(text).is_dir() and not (root_path / text).is_dir()):
         folder = Path(text).expanduser()
+        if folder.is_file():
+            raise DatasetNotFoundError(
+                f"--dataset '{folder}' is a file; pass the folder that holds "
+                f"it ('{folder.parent}')")
         if not folder.is_dir():
             raise DatasetNotFoundError(
                 f"dataset folder '{folder}' does not exist; --dataset takes a "

@@ -257,7 +257,10 @@ def require_modalities(data: HeteroData, model: str,
         raise ValueError(f"{model} needs item features, but dataset "
                          f"'{getattr(data, 'name', '')}' has no modalities "
                          f"('data.modalities' is empty and data['item'].x "
-                         f"is not set)")
+                         f"is not set); give the dataset folder "
+                         f"<modality>_feat.npy files, e.g. item texts with "
+                         f"'lirdrec data import --item-text' or "
+                         f"'lirdrec features'")
     return modalities
 
 
