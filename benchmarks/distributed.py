@@ -36,12 +36,14 @@ def child(args: argparse.Namespace) -> int:
     data = load(args.dataset)
     data_peak = peak_mib()
     trainer = build_trainer(args.model, args.dataset, data, 'cpu')
+    build_peak = peak_mib()
     row = {'dataset': args.dataset, 'model': args.model,
            'processes': trainer.sharding.world_size,
            'rank': trainer.sharding.rank, 'threads': torch.get_num_threads()}
     row.update(time_epochs(trainer, args.epochs, args.steps))
     row['peak_mib'] = round(peak_mib(), 1)
     row['data_peak_mib'] = round(data_peak, 1)
+    row['build_peak_mib'] = round(build_peak, 1)
     print(json.dumps(row), flush=True)
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -72,11 +74,17 @@ def run(processes: int, dataset: str, model: str, epochs: int,
             if line.startswith('{')]
     return {'dataset': dataset, 'model': model, 'processes': processes,
             'epoch_seconds': max(r['epoch_seconds'] for r in rows),
+            'epoch_cpu_seconds_per_rank': [r['epoch_cpu_seconds'] for r in
+                                           sorted(rows,
+                                                  key=lambda r: r['rank'])],
             'estimated_from_steps': rows[0]['estimated_from_steps'],
             'peak_mib_per_rank': [r['peak_mib'] for r in
                                   sorted(rows, key=lambda r: r['rank'])],
             'data_peak_mib_per_rank': [r['data_peak_mib'] for r in
                                        sorted(rows, key=lambda r: r['rank'])],
+            'build_peak_mib_per_rank': [r['build_peak_mib'] for r in
+                                        sorted(rows,
+                                               key=lambda r: r['rank'])],
             'threads': rows[0]['threads']}
 
 
@@ -115,12 +123,16 @@ def main(argv=None) -> int:
     for (dataset, model), by in results.items():
         ratios = [a['epoch_seconds'] / b['epoch_seconds']
                   for a, b in zip(by[1], by[2])]
+        cpu_ratios = [max(a['epoch_cpu_seconds_per_rank']) /
+                      max(b['epoch_cpu_seconds_per_rank'])
+                      for a, b in zip(by[1], by[2])]
         print(json.dumps({
             'summary': True, 'dataset': dataset, 'model': model,
             'epoch_seconds_1p': [r['epoch_seconds'] for r in by[1]],
             'epoch_seconds_2p': [r['epoch_seconds'] for r in by[2]],
             'speedup_per_round': [round(r, 2) for r in ratios],
             'speedup_median': round(statistics.median(ratios), 2),
+            'cpu_seconds_ratio_per_round': [round(r, 2) for r in cpu_ratios],
             'peak_mib_1p': max(max(r['peak_mib_per_rank']) for r in by[1]),
             'peak_mib_2p_per_rank': max(max(r['peak_mib_per_rank'])
                                         for r in by[2]),

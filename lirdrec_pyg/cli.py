@@ -31,9 +31,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                              out_dir=args.out, resume=args.resume,
                              overwrite=args.overwrite,
                              echo=lambda line: print(line, file=sys.stderr))
+    from lirdrec_pyg.distributed import is_main_process
+    if not is_main_process():  # under torchrun, rank 0 reports
+        return 0
     shown = {k: results[k] for k in ('dataset', 'model', 'seed',
                                      'best_epoch', 'epochs', 'train_seconds',
-                                     'threads')}
+                                     'threads', 'processes')}
     shown['test'] = {k: round(v, 4) for k, v in results['test'].items()
                      if k.split('@')[1] in ('10', '20')}
     if 'cold_start' in results:

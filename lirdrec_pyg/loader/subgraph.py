@@ -42,20 +42,15 @@ WITH_NEIGHBOR_SAMPLING = bool(torch_geometric.typing.WITH_PYG_LIB
 
 
 class SubgraphBatch(NamedTuple):
-    r"""A mini-batch of BPR triples with the subgraph it needs.
-
-    Attributes:
-        node (torch.Tensor): Global ids of the subgraph's nodes (users
-            :math:`< U`, items :math:`U + i`), the seeds first.
-        adj (torch.Tensor): The subgraph's propagation matrix, CSR of shape
-            :obj:`[n, n]`, row :math:`v` holding :math:`\tilde{a}_{vw}` of
-            its sampled neighbours :math:`w` (not symmetric).
-        num_seeds (int): The number of seed nodes (the first entries of
-            :obj:`node`).
-        users, pos_items, neg_items (torch.Tensor): The triples as positions
-            in :obj:`node`.
-        user_ids, pos_item_ids, neg_item_ids (torch.Tensor): The triples as
-            global user and item ids.
+    r"""A mini-batch of BPR triples with the subgraph it needs: :obj:`node`
+    holds the global ids of the subgraph's nodes (users :math:`< U`, items
+    :math:`U + i`), the :obj:`num_seeds` seeds first; :obj:`adj` is the
+    subgraph's propagation matrix, CSR of shape :obj:`[n, n]`, row :math:`v`
+    holding :math:`\tilde{a}_{vw}` of its sampled neighbours :math:`w` (not
+    symmetric); :obj:`users`, :obj:`pos_items`, :obj:`neg_items` are the
+    triples as positions in :obj:`node`, and :obj:`user_ids`,
+    :obj:`pos_item_ids`, :obj:`neg_item_ids` the same triples as global user
+    and item ids.
     """
     node: Tensor
     adj: Tensor

@@ -12,8 +12,10 @@ from lirdrec_pyg.data.hetero import get_modalities, split_edge_index
 from lirdrec_pyg.distributed.sharding import Sharding
 from lirdrec_pyg.transforms.adjacency import copy_marks
 
-__all__ = ['UI', 'Recommender', 'train_edge_index', 'bpr_loss',
-           'dot_bpr_loss',
+REG_DIVISORS = ('nominal', 'actual')
+
+__all__ = ['UI', 'REG_DIVISORS', 'Recommender', 'train_edge_index',
+           'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
            'squared_embedding_reg', 'require_modalities', 'check_positive',
            'check_fraction', 'check_non_negative', 'check_one_of',
@@ -45,6 +47,9 @@ class Recommender(torch.nn.Module):
     """
     #: Whether the model is trained at all (``False`` for e.g. popularity).
     trainable: bool = True
+    #: The trainer's nominal batch size (set by the trainer), for losses that
+    #: divide by it as the reference toolbox does; ``None`` outside training.
+    batch_size: Optional[int] = None
     #: Whether :meth:`shard` can split the model's work over processes.
     shardable: bool = False
     #: This process's share when :meth:`shard` was called (else ``None``).
@@ -127,6 +132,16 @@ class Recommender(torch.nn.Module):
         :obj:`[len(users), num_items]`."""
         user_emb, item_emb = state
         return user_emb[users] @ item_emb.t()
+
+    def reg_divisor(self, batch: Tensor, mode: str) -> int:
+        r"""The divisor of a batch regulariser: the number of triples in
+        :obj:`batch` (:obj:`mode="actual"`) or the trainer's nominal batch
+        size (:obj:`mode="nominal"`, the reference toolbox's
+        ``self.batch_size``; they differ in the last, smaller batch of an
+        epoch). Falls back to the actual size when no trainer set one."""
+        if mode == 'nominal' and self.batch_size is not None:
+            return self.batch_size
+        return batch.numel()
 
     @torch.no_grad()
     def recommend(self, k: int, users: Optional[Tensor] = None,
@@ -278,28 +293,40 @@ def with_modalities(data: HeteroData, modalities: List[str]) -> HeteroData:
 
 
 def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,
-             sharding: Optional[Sharding] = None) -> Tensor:
+             sharding: Optional[Sharding] = None, eps: float = 0.0) -> Tensor:
     r"""The Bayesian personalised ranking loss of `"BPR: Bayesian
     Personalized Ranking from Implicit Feedback"
     <https://arxiv.org/abs/1205.2618>`_,
 
     .. math::
         \mathcal{L} = -\frac{1}{|B|}\sum_{(u,i,j) \in B}
-        \log \sigma(\hat{y}_{ui} - \hat{y}_{uj}).
+        \log \left(\epsilon + \sigma(\hat{y}_{ui} - \hat{y}_{uj})\right).
 
-    With :obj:`sharding`, the scores are this process's block of the batch
-    and the result is its share (:meth:`Sharding.batch_mean`).
+    With :math:`\epsilon = 0` (the default) it is computed stably as
+    :math:`-\log\sigma`. The reference toolbox's ``BPRLoss`` adds
+    :math:`\epsilon = 10^{-10}`: the loss of a triple then saturates near
+    :math:`23` and its gradient vanishes once the negative outscores the
+    positive by more than about 23, which happens with large scores (e.g.
+    unnormalised features). With :obj:`sharding`, the scores are this
+    process's block of the batch and the result is its share
+    (:meth:`Sharding.batch_mean`).
     """
-    values = -torch.nn.functional.logsigmoid(pos_scores - neg_scores)
+    diff = pos_scores - neg_scores
+    if eps == 0.0:
+        values = -torch.nn.functional.logsigmoid(diff)
+    else:
+        values = -torch.log(eps + torch.sigmoid(diff))
     return values.mean() if sharding is None else sharding.batch_mean(values)
 
 
 def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor,
-                 sharding: Optional[Sharding] = None) -> Tensor:
+                 sharding: Optional[Sharding] = None,
+                 eps: float = 0.0) -> Tensor:
     r""":func:`bpr_loss` of dot-product scores
     :math:`\hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i` from the batch
     rows :obj:`user`, :obj:`pos` and :obj:`neg` (each :obj:`[B, d]`)."""
-    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1), sharding)
+    return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1), sharding,
+                    eps)
 
 
 def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,

@@ -6,11 +6,16 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (Recommender, dot_bpr_loss,
-                                     gather_triples, require_modalities)
+from lirdrec_pyg.models.base import (REG_DIVISORS, Recommender,
+                                     check_one_of, dot_bpr_loss,
+                                     gather_triples, require_modalities,
+                                     train_edge_index)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
-from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
+from lirdrec_pyg.transforms.adjacency import (bipartite_self_loop_adjacency,
+                                              get_ui_adjacency)
+
+UI_NORMALIZATIONS = ('self_loop_rw', 'sym')
 
 
 def weighted_knn_graph(x: Tensor, k: int,
@@ -82,7 +87,8 @@ class LATTICE(Recommender):
     training batch of every epoch (gradients reach the projections and
     :math:`\mathbf{a}` through it) and reused, detached, by the other batches
     of the epoch; :meth:`inference` re-builds it from the current parameters.
-    Items are propagated on it and users and items by LightGCN:
+    Items are propagated on it and users and items by LightGCN on the
+    user-item adjacency :math:`\hat{\mathbf{A}}`:
 
     .. math::
         \mathbf{H}_I = \mathbf{S}^{L_m} \mathbf{E}_I, \qquad
@@ -97,12 +103,13 @@ class LATTICE(Recommender):
         + \lVert\mathbf{Z}_{I,B^-}\rVert_F^2\right).
 
     The paper uses image and text; any number of modalities works, each
-    with its own projection and softmax weight. Differences to the reference
-    code: the user-item adjacency is LightGCN's
-    :math:`\mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}` (the toolbox uses
-    :math:`\mathbf{D}^{-1}(\mathbf{A}+\mathbf{I})`), graphs are sparse rather
-    than dense, the regulariser divides by the actual batch size, and its
-    learning-rate decay (0.96 every 50 epochs) is not applied.
+    with its own projection and softmax weight. As in the reference code,
+    :math:`\hat{\mathbf{A}}` is by default the row-normalised adjacency with
+    self-loops :math:`(\mathbf{D}+\mathbf{I})^{-1}(\mathbf{A}+\mathbf{I})`
+    (:func:`~lirdrec_pyg.transforms.bipartite_self_loop_adjacency`), and the
+    regulariser divides by the nominal batch size; the reference's
+    learning-rate decay is the config's ``train.lr_decay``. Graphs are sparse
+    rather than dense.
 
     Args:
         data (HeteroData): The dataset (needs at least one modality).
@@ -120,13 +127,29 @@ class LATTICE(Recommender):
         reg_weight (float, optional): :math:`\gamma`. (default: :obj:`0.0`)
         block_size (int, optional): Rows per similarity block.
             (default: :obj:`2048`)
+        ui_normalization (str, optional): :math:`\hat{\mathbf{A}}`:
+            :obj:`"self_loop_rw"` (the reference's
+            :math:`(\mathbf{D}+\mathbf{I})^{-1}(\mathbf{A}+\mathbf{I})`) or
+            :obj:`"sym"` (LightGCN's
+            :math:`\mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}`).
+            (default: :obj:`"self_loop_rw"`)
+        reg_divisor (str, optional): :math:`|B|` of the regulariser:
+            :obj:`"nominal"`, the trainer's batch size even for the last,
+            smaller batch of an epoch (the reference), or :obj:`"actual"`.
+            (default: :obj:`"nominal"`)
     """
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  feat_embed_dim: int = 64, knn_k: int = 10,
                  lambda_coeff: float = 0.9, num_mm_layers: int = 1,
                  num_ui_layers: int = 2, reg_weight: float = 0.0,
-                 block_size: int = 2048) -> None:
+                 block_size: int = 2048,
+                 ui_normalization: str = 'self_loop_rw',
+                 reg_divisor: str = 'nominal') -> None:
         super().__init__(data)
+        check_one_of('ui_normalization', ui_normalization, UI_NORMALIZATIONS)
+        check_one_of('reg_divisor', reg_divisor, REG_DIVISORS)
+        self.ui_normalization = ui_normalization
+        self.reg_divisor_mode = reg_divisor
         if embedding_dim <= 0 or feat_embed_dim <= 0:
             raise ValueError(f"'embedding_dim' and 'feat_embed_dim' must be "
                              f"positive (got {embedding_dim}, "
@@ -159,9 +182,14 @@ class LATTICE(Recommender):
         self.item_propagation = LightGCNPropagation(num_mm_layers, 'last',
                                                     normalize=False,
                                                     symmetric=False)
-        self.ui_propagation = LightGCNPropagation(num_ui_layers, 'mean',
-                                                  normalize=False)
-        self.register_graph('adj', get_ui_adjacency(data))
+        symmetric = ui_normalization == 'sym'
+        self.ui_propagation = LightGCNPropagation(
+            num_ui_layers, 'mean', normalize=False,
+            symmetric=None if symmetric else False)
+        self.register_graph('adj', get_ui_adjacency(data) if symmetric else
+                            bipartite_self_loop_adjacency(
+                                train_edge_index(data), self.num_users,
+                                self.num_items))
         for m, x in self._raw_features.items():
             edge_index, weight = weighted_knn_graph(x, knn_k, block_size)
             self.register_graph(f'original_{m}_index', edge_index)
@@ -236,7 +264,8 @@ class LATTICE(Recommender):
         loss = dot_bpr_loss(u, p, n)
         if self.reg_weight != 0.0:
             reg = (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / 2
-            loss = loss + self.reg_weight * reg / users.numel()
+            loss = loss + self.reg_weight * reg / self.reg_divisor(
+                users, self.reg_divisor_mode)
         return loss
 
     def __repr__(self) -> str:

@@ -6,8 +6,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from lirdrec_pyg.models.base import (Recommender, train_edge_index,
-                                     check_positive,
+from lirdrec_pyg.models.base import (REG_DIVISORS, Recommender,
+                                     check_one_of, check_positive,
+                                     train_edge_index,
                                      dot_bpr_loss, gather_triples,
                                      require_modalities)
 from lirdrec_pyg.models.registry import register_model
@@ -122,13 +123,20 @@ class MGCN(Recommender):
         cl_weight (float, optional): :math:`\lambda_{cl}`.
             (default: :obj:`0.01`)
         temperature (float, optional): :math:`\tau`. (default: :obj:`0.2`)
+        reg_divisor (str, optional): :math:`|B|` of the regulariser:
+            :obj:`"nominal"`, the trainer's batch size even for the last,
+            smaller batch of an epoch (the reference), or :obj:`"actual"`.
+            (default: :obj:`"nominal"`)
     """
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_ui_layers: int = 2, num_mm_layers: int = 1,
                  knn_k: int = 10, reg_weight: float = 1e-4,
-                 cl_weight: float = 0.01, temperature: float = 0.2) -> None:
+                 cl_weight: float = 0.01, temperature: float = 0.2,
+                 reg_divisor: str = 'nominal') -> None:
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
+        check_one_of('reg_divisor', reg_divisor, REG_DIVISORS)
+        self.reg_divisor_mode = reg_divisor
         if not 1 <= knn_k <= self.num_items:
             raise ValueError(f"'knn_k' must lie in [1, {self.num_items}] "
                              f"(got {knn_k})")
@@ -233,7 +241,7 @@ class MGCN(Recommender):
                                  neg_items)
         rank = dot_bpr_loss(u, p, n)
         reg = 0.5 * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum())
-        reg = reg / users.numel()
+        reg = reg / self.reg_divisor(users, self.reg_divisor_mode)
         items = self.num_users + pos_items
         cl = (info_nce(side[items], content[items], self.temperature) +
               info_nce(side[users], content[users], self.temperature))

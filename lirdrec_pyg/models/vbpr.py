@@ -31,7 +31,8 @@ class VBPR(Recommender):
     with :math:`\mathbf{f}_i = \mathbf{f}_i^{(1)} \,\|\, \cdots \,\|\,
     \mathbf{f}_i^{(M)}` the concatenated features of all :math:`M`
     modalities (the paper has one visual modality; any number works). The
-    loss is BPR plus :math:`\lambda` times the toolbox's norm regulariser
+    loss is BPR (with the toolbox's :math:`\epsilon`, see :obj:`bpr_eps`) plus
+    :math:`\lambda` times the toolbox's norm regulariser
     (:func:`~lirdrec_pyg.models.base.embedding_norm_loss`) on the batch's
     full user and item factors.
 
@@ -46,13 +47,23 @@ class VBPR(Recommender):
             reference toolbox; needed for unnormalised features such as
             lastfm2k's audio (row norms around 1,500 saturate the
             projection). (default: :obj:`False`)
+        bpr_eps (float, optional): :math:`\epsilon` of the BPR loss
+            :math:`-\log(\epsilon + \sigma(\cdot))`
+            (:func:`~lirdrec_pyg.models.base.bpr_loss`). The reference
+            toolbox's :math:`10^{-10}` stops the gradient of triples whose
+            negative outscores the positive by more than about 23, which
+            unnormalised features reach; :obj:`0.0` keeps every gradient.
+            (default: :obj:`1e-10`)
     """
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  reg_weight: float = 1e-3,
-                 normalize_features: bool = False) -> None:
+                 normalize_features: bool = False,
+                 bpr_eps: float = 1e-10) -> None:
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
         check_non_negative('reg_weight', reg_weight)
+        check_non_negative('bpr_eps', bpr_eps)
+        self.bpr_eps = bpr_eps
         self.embedding_dim = embedding_dim
         self.reg_weight = reg_weight
         modalities = require_modalities(data, 'VBPR')
@@ -84,7 +95,7 @@ class VBPR(Recommender):
         user_out, item_out = self.forward()
         u, p, n = gather_triples(user_out, item_out, users, pos_items,
                                  neg_items)
-        rank = dot_bpr_loss(u, p, n)
+        rank = dot_bpr_loss(u, p, n, eps=self.bpr_eps)
         return rank + self.reg_weight * embedding_norm_loss(u, p, n)
 
     def __repr__(self) -> str:

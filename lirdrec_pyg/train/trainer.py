@@ -38,6 +38,14 @@ class TrainConfig:
         epochs (int): Maximum number of epochs. (default: :obj:`1000`)
         batch_size (int): Triples per optimisation step. (default: :obj:`2048`)
         lr (float): Adam learning rate. (default: :obj:`1e-3`)
+        lr_decay (float): Learning-rate decay of the reference toolbox's
+            ``learning_rate_scheduler``: epoch :math:`t` (from 1) trains with
+            :math:`\mathrm{lr} \cdot \mathrm{lr\_decay}^{(t-1) /
+            \mathrm{lr\_decay\_step}}`, a smooth decay reaching
+            :obj:`lr_decay` after :obj:`lr_decay_step` epochs; :obj:`1.0`
+            keeps the rate constant. (default: :obj:`1.0`)
+        lr_decay_step (int): Epochs over which the rate decays by
+            :obj:`lr_decay`. (default: :obj:`50`)
         weight_decay (float): Adam weight decay. (default: :obj:`0.0`)
         patience (int): Evaluations without improvement of
             :obj:`valid_metric` before stopping. (default: :obj:`20`)
@@ -70,6 +78,8 @@ class TrainConfig:
     epochs: int = 1000
     batch_size: int = 2048
     lr: float = 1e-3
+    lr_decay: float = 1.0
+    lr_decay_step: int = 50
     weight_decay: float = 0.0
     patience: int = 20
     eval_every: int = 1
@@ -91,13 +101,16 @@ class TrainConfig:
                                               getattr(self, f.name),
                                               hints[f.name]))
         for name in ('epochs', 'batch_size', 'patience', 'eval_every',
-                     'eval_batch_size', 'threads'):
+                     'eval_batch_size', 'threads', 'lr_decay_step'):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"train.{name} must be a positive integer "
                                   f"(got {getattr(self, name)})")
         check_device(self.device)
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be positive (got {self.lr})")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ConfigError(f"train.lr_decay must lie in (0, 1] "
+                              f"(got {self.lr_decay})")
         if self.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be >= 0 "
                               f"(got {self.weight_decay})")
@@ -159,6 +172,15 @@ def epoch_seed(seed: int, epoch: int) -> int:
     (seed, epoch) only, so that a resumed run draws what the uninterrupted
     one drew."""
     return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    r"""The learning rate of epoch :obj:`epoch` (from 1),
+    :math:`\mathrm{lr} \cdot \mathrm{lr\_decay}^{(t-1) /
+    \mathrm{lr\_decay\_step}}`: the reference toolbox's ``LambdaLR``
+    factor, stepped once per epoch. A function of the epoch only, so a resumed
+    run trains with the rates of the uninterrupted one."""
+    return config.lr * config.lr_decay ** ((epoch - 1) / config.lr_decay_step)
 
 
 def make_adam(params: Iterable[torch.nn.Parameter], lr: float,
@@ -260,6 +282,8 @@ class Trainer:
     def _train_epoch(self, epoch: int, sampler: BPRSampler,
                      optimizer: torch.optim.Optimizer) -> float:
         seed = epoch_seed(self.config.seed, epoch)
+        for group in optimizer.param_groups:
+            group['lr'] = learning_rate(self.config, epoch)
         torch.manual_seed(seed)  # dropout and other in-model randomness
         generator = torch.Generator(sampler.key.device).manual_seed(seed)
         self.model.train()
@@ -333,6 +357,8 @@ class Trainer:
             return TrainResult(0, 0, valid, test,
                                time.perf_counter() - start, [], False)
 
+        # Losses that divide by the nominal batch size, as the toolbox does.
+        self.model.batch_size = cfg.batch_size
         edge_index = train_edge_index(self.data)
         sampler = BPRSampler(edge_index.to(self.device),
                              self.model.num_users, self.model.num_items,

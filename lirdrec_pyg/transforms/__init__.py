@@ -1,8 +1,10 @@
 """PyG transforms: the normalised user-item adjacency, the item kNN graph."""
 from lirdrec_pyg.transforms.adjacency import (
-    UserItemAdjacency, bipartite_normalized_adjacency, get_ui_adjacency)
+    UserItemAdjacency, bipartite_normalized_adjacency,
+    bipartite_self_loop_adjacency, get_ui_adjacency)
 
 __all__ = ['UserItemAdjacency', 'bipartite_normalized_adjacency',
+           'bipartite_self_loop_adjacency',
            'get_ui_adjacency']
 from lirdrec_pyg.transforms.cooccurrence import (  # noqa: E402
     UserCooccurrenceGraph, get_user_graph, user_cooccurrence_graph,

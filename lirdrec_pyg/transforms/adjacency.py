@@ -204,6 +204,37 @@ def _same_source(a: Tuple[Any, ...], b: Tuple[Any, ...]) -> bool:
     return a[0] == b[0] and a[1] is b[1] and a[2:] == b[2:]
 
 
+def bipartite_self_loop_adjacency(edge_index: Tensor, num_users: int,
+                                  num_items: int) -> Tensor:
+    r"""The random-walk normalised user-item adjacency with self-loops of
+    the LATTICE reference code,
+
+    .. math::
+        \hat{\mathbf{A}} = (\mathbf{D} + \mathbf{I})^{-1} \left(
+        \begin{pmatrix} \mathbf{0} & \mathbf{R} \\ \mathbf{R}^{\top} &
+        \mathbf{0} \end{pmatrix} + \mathbf{I} \right),
+
+    each row an average over the node and its neighbours (not symmetric), over
+    ``num_users + num_items`` nodes (users first), as a CSR tensor.
+
+    Args:
+        edge_index (torch.Tensor): User-item interactions of shape
+            :obj:`[2, num_edges]` (row 0 users, row 1 items), without
+            duplicates.
+        num_users (int): The number of users.
+        num_items (int): The number of items.
+    """
+    check_edge_index(edge_index, num_users, num_items)
+    user, item = edge_index[0].long(), edge_index[1].long()
+    num_nodes = num_users + num_items
+    loops = torch.arange(num_nodes, device=user.device)
+    row = torch.cat([user, item + num_users, loops])
+    col = torch.cat([item + num_users, user, loops])
+    deg = torch.zeros(num_nodes, device=user.device).index_add_(
+        0, row, torch.ones(row.numel(), device=user.device))
+    return csr_from_coo(row, col, 1.0 / deg[row], num_nodes, num_nodes)
+
+
 class UserItemAdjacency(BaseTransform):
     r"""Stores the normalised bipartite adjacency of the training interactions
     (see :func:`bipartite_normalized_adjacency`) as :obj:`data.ui_adj`, so that

@@ -11,6 +11,8 @@ from tests.distributed.workers import (MODELS, free_port, small_data,
 
 @pytest.fixture(scope='module')
 def ranks(tmp_path_factory):
+    # Two processes of a few seconds each on a quiet machine; the timeout
+    # leaves room for a machine shared with other jobs.
     out = tmp_path_factory.mktemp('two_ranks')
     mp.spawn(worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
     return [torch.load(out / f'rank{r}.pt', weights_only=False)
@@ -26,6 +28,9 @@ def one_process():
         trainer = Trainer(create_model(name, data), data, train_config())
         out[name] = (trainer.fit(), trainer.model.state_dict())
     return out
+
+
+pytestmark = pytest.mark.timeout(1800)
 
 
 @pytest.mark.parametrize('name', MODELS)
@@ -49,7 +54,7 @@ def test_parameters_identical_across_ranks(ranks, name):
     if name == 'lirdrec':  # PWC's schedule and copied attention included
         assert {'pwc.theta', 'pwc.w1', 'pwc.last_alpha',
                 'pwc.last_epoch'} <= a.keys()
-        assert int(a['pwc.last_epoch']) == 4
+        assert int(a['pwc.last_epoch']) == 2
 
 
 @pytest.mark.parametrize('name', MODELS)

@@ -70,6 +70,33 @@ def test_gather_triples_equals_separate_lookups_with_gradients():
                                                                 item.grad)
 
 
+def test_bpr_loss_eps_saturates_like_the_toolbox():
+    pos = torch.tensor([0.0, 2.0], requires_grad=True)
+    neg = torch.tensor([30.0, 1.0])
+    plain = bpr_loss(pos, neg)
+    plain.backward()
+    grad_plain = pos.grad.clone()
+    pos.grad = None
+    capped = bpr_loss(pos, neg, eps=1e-10)
+    capped.backward()
+    s = torch.sigmoid(torch.tensor([-30.0, 1.0], dtype=torch.float64))
+    # By hand: -log(sigmoid(d)) against -log(1e-10 + sigmoid(d)), averaged.
+    assert plain.item() == pytest.approx(
+        float(-(s.log()).mean()), rel=1e-6)
+    assert capped.item() == pytest.approx(
+        float(-((1e-10 + s).log()).mean()), rel=1e-6)
+    assert capped.item() < plain.item() - 3.0  # the first triple is capped
+    # d/dpos of the first triple: -(1 - s) / 2 without eps, but only
+    # -s (1 - s) / (2 (1e-10 + s)), about 5e-4, with it.
+    assert grad_plain[0].item() == pytest.approx(-0.5, rel=1e-6)
+    assert pos.grad[0].item() == pytest.approx(
+        float(-s[0] * (1 - s[0]) / (2 * (1e-10 + s[0]))), rel=1e-4)
+    assert abs(pos.grad[0].item()) < 1e-3
+    # A triple far from saturation is unchanged.
+    assert pos.grad[1].item() == pytest.approx(grad_plain[1].item(),
+                                               rel=1e-6)
+
+
 @pytest.mark.parametrize('name', ['popularity', 'bpr', 'lightgcn',
                                   'lirdrec', 'freedom', 'itemknn_cbf'])
 def test_recommend_is_masked_top_k_of_the_scores(tiny_data, name):

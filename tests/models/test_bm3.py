@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.bm3 import BM3
 from tests.models.helpers import (assert_every_parameter_has_gradient,
@@ -110,3 +111,29 @@ def test_short_training_beats_popularity():
 
 def test_state_dict_round_trip(data):
     assert_round_trip_with_rebuilt_graphs(lambda: BM3(data, embedding_dim=8))
+
+
+def test_projection_init_reference_or_xavier():
+    data = make_synthetic(num_users=30, num_items=20, interactions_per_user=5,
+                          modality_dims={'image': 200, 'text': 300}, seed=0)
+    bound = 300 ** -0.5  # torch.nn.Linear's default: U(-1/sqrt(in), ...)
+    xavier_std = {'image': (2 / (200 + 64)) ** 0.5,
+                  'text': (2 / (300 + 64)) ** 0.5}
+    for init in ('reference', 'xavier'):
+        torch.manual_seed(0)
+        model = BM3(data, embedding_dim=64, projection_init=init)
+        weights = dict(zip(model.modalities,
+                           (p.weight for p in model.projections)))
+        # The image projection is Xavier-normal either way.
+        assert weights['image'].std().item() == pytest.approx(
+            xavier_std['image'], rel=0.05)
+        text = weights['text']
+        if init == 'reference':  # the toolbox leaves text_trs at default
+            assert text.abs().max().item() <= bound
+            assert text.std().item() == pytest.approx(bound / 3 ** 0.5,
+                                                      rel=0.05)
+        else:
+            assert text.std().item() == pytest.approx(xavier_std['text'],
+                                                      rel=0.05)
+    with pytest.raises(ValueError, match="'projection_init' must be one of"):
+        BM3(data, projection_init='normal')

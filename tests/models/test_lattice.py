@@ -110,3 +110,68 @@ def test_beats_popularity_on_synthetic():
         popularity_config=popularity_config())
     assert result.test['Recall@20'] > pop.test['Recall@20']
     assert result.test['NDCG@20'] > pop.test['NDCG@20']
+
+
+def _dense_lightgcn_mean(adj, x, layers):
+    out, h = [x], x
+    for _ in range(layers):
+        h = adj @ h
+        out.append(h)
+    return torch.stack(out).mean(0)
+
+
+@pytest.mark.parametrize('norm', ['self_loop_rw', 'sym'])
+def test_ui_normalization_against_dense_reference(small, norm):
+    model = LATTICE(small, knn_k=5, ui_normalization=norm)
+    edges = small['user', 'interacts', 'item'].edge_index
+    n = 60 + 40
+    a = torch.zeros(n, n)
+    a[edges[0], 60 + edges[1]] = 1.0
+    a[60 + edges[1], edges[0]] = 1.0
+    if norm == 'self_loop_rw':  # the reference's D^-1 (A + I)
+        a = a + torch.eye(n)
+        expected = a / a.sum(1, keepdim=True)
+    else:
+        d = a.sum(1).rsqrt()
+        expected = d.view(-1, 1) * a * d.view(1, -1)
+    assert torch.allclose(model.adj.to_dense(), expected, atol=1e-6)
+
+    x = torch.cat([model.user_emb.weight, model.item_emb.weight])
+    out = _dense_lightgcn_mean(expected, x, 2)
+    h = _dense_item_graph(model) @ model.item_emb.weight
+    user, item = model()
+    assert torch.allclose(user, out[:60], atol=1e-5)
+    assert torch.allclose(item, out[60:] + F.normalize(h, dim=-1), atol=1e-5)
+    # The non-symmetric operator still back-propagates correctly.
+    user.sum().backward()
+    grad = model.user_emb.weight.grad
+    x = x.detach().requires_grad_()
+    _dense_lightgcn_mean(expected, x, 2)[:60].sum().backward()
+    assert torch.allclose(grad, x.grad[:60], atol=1e-5)
+
+
+def test_reg_divisor_nominal_or_actual(small):
+    users, pos, neg = random_batch(small, 8)
+    losses = {}
+    for mode, weight in (('nominal', 0.0), ('nominal', 0.5),
+                         ('actual', 0.5)):
+        torch.manual_seed(0)
+        model = LATTICE(small, knn_k=5, reg_weight=weight, reg_divisor=mode)
+        model.batch_size = 32  # the trainer's nominal batch size
+        losses[mode, weight] = model.loss(users, pos, neg).item()
+    base = losses['nominal', 0.0]
+    # 0.5 * R / 32 against 0.5 * R / 8 for the same squared norms R.
+    assert losses['actual', 0.5] - base == pytest.approx(
+        4 * (losses['nominal', 0.5] - base), rel=1e-4)
+    torch.manual_seed(0)
+    model = LATTICE(small, knn_k=5)
+    with torch.no_grad():
+        user, item = model()
+        reg = 0.5 * (user[users].pow(2).sum() + item[pos].pow(2).sum() +
+                     item[neg].pow(2).sum())
+    assert losses['actual', 0.5] - base == pytest.approx(
+        0.5 * reg.item() / 8, rel=1e-4)
+    with pytest.raises(ValueError, match="'reg_divisor' must be one of"):
+        LATTICE(small, reg_divisor='mean')
+    with pytest.raises(ValueError, match="'ui_normalization' must be one of"):
+        LATTICE(small, ui_normalization='rw')

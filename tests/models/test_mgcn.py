@@ -131,3 +131,29 @@ def test_short_training_beats_popularity():
 def test_state_dict_round_trip(data):
     assert_round_trip_with_rebuilt_graphs(
         lambda: MGCN(data, embedding_dim=8, knn_k=3))
+
+
+def test_reg_divisor_nominal_or_actual(data):
+    users, pos, neg = fixed_batch(data)  # 16 triples
+    losses = {}
+    for mode, weight in (('nominal', 0.0), ('nominal', 0.2),
+                         ('actual', 0.2)):
+        torch.manual_seed(0)
+        model = MGCN(data, embedding_dim=8, knn_k=3, reg_weight=weight,
+                     reg_divisor=mode)
+        model.batch_size = 64  # the trainer's nominal batch size
+        losses[mode, weight] = model.loss(users, pos, neg).item()
+    base = losses['nominal', 0.0]
+    with torch.no_grad():
+        user, item = model()
+        reg = 0.5 * (user[users].pow(2).sum() + item[pos].pow(2).sum() +
+                     item[neg].pow(2).sum())
+    assert losses['actual', 0.2] - base == pytest.approx(
+        0.2 * reg.item() / 16, rel=1e-4)
+    assert losses['nominal', 0.2] - base == pytest.approx(
+        0.2 * reg.item() / 64, rel=1e-4)
+    # Without a trainer there is no nominal size: the actual one is used.
+    model.batch_size = None
+    assert model.reg_divisor(users, 'nominal') == 16
+    with pytest.raises(ValueError, match="'reg_divisor' must be one of"):
+        MGCN(data, reg_divisor='batch')

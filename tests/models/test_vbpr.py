@@ -87,3 +87,28 @@ def test_normalize_features_option():
     norms = model.features.view(20, -1)[:, :6].norm(dim=-1)
     assert torch.allclose(norms, torch.ones(20), atol=1e-5)
     assert VBPR(data).features.abs().max() > 100
+
+
+def test_bpr_eps_option_matches_the_toolbox_loss(tiny_data):
+    losses = {}
+    for eps in (1e-10, 0.0):
+        torch.manual_seed(0)
+        model = VBPR(tiny_data, embedding_dim=8, reg_weight=0.0,
+                     bpr_eps=eps)
+        with torch.no_grad():  # scores large enough to saturate
+            model.user_emb.weight.mul_(60.0)
+            model.item_emb.weight.mul_(60.0)
+        users, pos, neg = (torch.arange(20), torch.arange(20),
+                           torch.arange(20, 40))
+        user_out, item_out = model()
+        u, p, n = user_out[users], item_out[pos], item_out[neg]
+        d = (u * p).sum(-1) - (u * n).sum(-1)
+        assert (d < -25).any()
+        expected = -torch.log(eps + torch.sigmoid(d)) if eps else \
+            -torch.nn.functional.logsigmoid(d)
+        losses[eps] = model.loss(users, pos, neg)
+        assert torch.isclose(losses[eps], expected.mean(), rtol=1e-5)
+    assert losses[1e-10] < losses[0.0]
+    assert VBPR(tiny_data).bpr_eps == 1e-10
+    with pytest.raises(ValueError, match="'bpr_eps' must be >= 0"):
+        VBPR(tiny_data, bpr_eps=-1.0)

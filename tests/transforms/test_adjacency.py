@@ -4,6 +4,7 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.transforms import (UserItemAdjacency, add_identity,
                                     bipartite_normalized_adjacency,
+                                    bipartite_self_loop_adjacency,
                                     check_edge_index, get_ui_adjacency,
                                     interaction_matrix)
 
@@ -133,3 +134,23 @@ def test_add_identity():
                        dense + torch.eye(3))
     with pytest.raises(ValueError, match='square'):
         add_identity(torch.ones(2, 3).to_sparse_csr())
+
+
+def test_self_loop_adjacency_matches_dense_formula():
+    edge_index = torch.tensor([[0, 0, 1, 2, 2, 2], [0, 2, 1, 0, 1, 3]])
+    adj = bipartite_self_loop_adjacency(edge_index, 4, 5)
+    assert adj.layout == torch.sparse_csr
+    n = 9
+    a = torch.zeros(n, n)
+    a[edge_index[0], 4 + edge_index[1]] = 1.0
+    a[4 + edge_index[1], edge_index[0]] = 1.0
+    a = a + torch.eye(n)
+    expected = a / a.sum(1, keepdim=True)
+    assert torch.allclose(adj.to_dense(), expected, atol=1e-7)
+    # Hand check: user 2 has three items, so its row is 1/4 on itself and
+    # on items 0, 1, 3; isolated user 3 keeps only its self-loop.
+    dense = adj.to_dense()
+    assert dense[2, [2, 4, 5, 7]].tolist() == [0.25] * 4
+    assert dense[3].tolist() == [0.0] * 3 + [1.0] + [0.0] * 5
+    with pytest.raises(ValueError, match=r'user ids must lie in \[0, 2\)'):
+        bipartite_self_loop_adjacency(torch.tensor([[3], [0]]), 2, 2)
