@@ -45,3 +45,6 @@ autodoc_inherit_docstrings = False
 autodoc_mock_imports = ['torch_sparse', 'torch_scatter']
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+# 'Attributes:' as fields of the class, not as attribute entries that
+# duplicate those autodoc writes for NamedTuple and dataclass fields.
+napoleon_use_ivar = True

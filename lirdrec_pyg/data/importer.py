@@ -596,6 +596,7 @@ class ImportReport:
     missing_text_dropped: int = 0
     k_core: Dict[str, int] = field(default_factory=dict)
     cold_users_dropped: int = 0
+    cold_interactions_dropped: int = 0
     num_users: int = 0
     num_items: int = 0
     splits: Dict[str, int] = field(default_factory=dict)
@@ -605,25 +606,28 @@ class ImportReport:
 
     def summary(self) -> str:
         r"""A one-screen summary of the import."""
-        s = self.settings
-        kc = self.k_core
+        s, kc = self.settings, self.k_core
+
+        def row(label: str, count: int, note: str = '') -> str:
+            return f'  {label:<22}{count:>10,}{note}'
+
         lines = [f'imported {self.source} -> {self.folder}',
-                 f'  rows read            {self.rows:>10,}']
+                 row('rows read', self.rows)]
         if s.get('min_rating') is not None:
-            lines.append(f"  rating < {s['min_rating']:<11} "
-                         f"{-self.below_min_rating:>10,}")
-        lines.append(f'  duplicate pairs      {-self.duplicates:>10,}')
+            lines.append(row(f"rating < {s['min_rating']:g}",
+                             -self.below_min_rating))
+        lines.append(row('duplicate pairs', -self.duplicates))
         if self.missing_text_dropped:
-            lines.append(f'  items without text   '
-                         f'{-self.missing_text_dropped:>10,}')
-        lines.append(f"  k-core ({s['user_k']}, {s['item_k']})         "
-                     f"{-kc.get('dropped_interactions', 0):>10,}   "
-                     f"({kc.get('dropped_users', 0):,} users, "
-                     f"{kc.get('dropped_items', 0):,} items, "
-                     f"{kc.get('rounds', 0)} rounds)")
-        if self.cold_users_dropped:
-            lines.append(f'  cold users (no train) '
-                         f'{-self.cold_users_dropped:>9,} interactions')
+            lines.append(row('items without text', -self.missing_text_dropped))
+        lines.append(row(f"k-core ({s['user_k']}, {s['item_k']})",
+                         -kc.get('dropped_interactions', 0),
+                         f"   ({kc.get('dropped_users', 0):,} users, "
+                         f"{kc.get('dropped_items', 0):,} items, "
+                         f"{kc.get('rounds', 0)} rounds)"))
+        if self.cold_interactions_dropped:
+            lines.append(row('cold users (no train)',
+                             -self.cold_interactions_dropped,
+                             f'   ({self.cold_users_dropped:,} users)'))
         total = sum(self.splits.values())
         lines.append(f'  users {self.num_users:,}, items {self.num_items:,}, '
                      f'interactions {total:,}')
@@ -802,27 +806,12 @@ def import_interactions(
     input = Path(input)
     folder = Path(out)
     name = name or folder.resolve().name
-    _check_name(name)
-    if split not in SPLITS:
-        raise ValueError(f"'split' must be one of {list(SPLITS)} "
-                         f"(got {split!r})")
-    if split != 'random' and time_col is None:
-        raise ValueError(f"The '{split}' split needs timestamps: name the "
-                         f"timestamp column with --time-col")
-    if min_rating is not None and rating_col is None:
-        raise ValueError("'min_rating' needs the rating column "
-                         "(--rating-col)")
-    if missing_text not in MISSING_TEXT:
-        raise ValueError(f"'missing_text' must be one of "
-                         f"{list(MISSING_TEXT)} (got {missing_text!r})")
-    if min(user_k, item_k) < 0:
-        raise ValueError(f"k-core bounds must be non-negative (got "
-                         f"{user_k}, {item_k})")
+    _check_settings(name, split, time_col, rating_col, min_rating,
+                    missing_text, user_k, item_k, ratios)
     if item_images is not None and (image_captions is not None or
                                     captioner is None):
         raise ValueError("'item_images' needs a 'captioner' and excludes "
                          "'image_captions'")
-    _check_ratios(ratios)
     check_output_folder(folder, overwrite)
 
     data = read_interactions(input, user_col, item_col, time_col, rating_col,
@@ -834,72 +823,13 @@ def import_interactions(
                       min_rating=min_rating, user_k=user_k, item_k=item_k,
                       split=split, ratios=[float(r) for r in ratios],
                       seed=seed, missing_text=missing_text))
-    if min_rating is not None:
-        keep = data.rating >= min_rating
-        report.below_min_rating = int((~keep).sum())
-        data = data.subset(keep)
-    keep = drop_duplicates(data.user, data.item, data.time)
-    report.duplicates = int((~keep).sum())
-    data = data.subset(keep)
-
     inputs = {m: t for m, t in (('text', item_texts),
                                 ('image', image_captions or item_images))
               if t is not None}
-    for modality, texts in inputs.items():
-        known = {raw for raw, t in texts.items() if t and str(t).strip()}
-        has = np.fromiter((raw in known for raw in data.item_ids),
-                          dtype=bool, count=len(data.item_ids))
-        if len(data) and not has[data.item].any():
-            examples = data.item_ids[:3]
-            raise DataFormatError(
-                f"{input.name}: no item id of column {item_col!r} (e.g. "
-                f"{examples}) has a {modality}; expected the {modality} "
-                f"table's ids to be the same raw item ids")
-        if missing_text == 'drop':
-            keep = has[data.item]
-            report.missing_text_dropped += int((~keep).sum())
-            data = data.subset(keep)
-
-    if len(data) == 0:
-        raise DataFormatError(f"{input.name}: no interaction left after the "
-                              f"rating threshold and duplicates")
-    core = k_core(data.user, data.item, user_k, item_k)
-    report.k_core = dict(rounds=core.rounds,
-                         dropped_users=core.dropped_users,
-                         dropped_items=core.dropped_items,
-                         dropped_interactions=core.dropped_interactions)
-    if not core.keep.any():
-        raise DataFormatError(
-            f"{input.name}: the ({user_k}, {item_k})-core is empty: k-core "
-            f"filtering removed all {len(data):,} interactions; lower "
-            f"--k-core")
-    data = data.subset(core.keep)
-
-    user, _ = dense_ids(data.user, data.user_ids)
-    label = split_labels(user, data.time, int(user.max()) + 1, split, ratios,
-                         seed)
-    # Users first seen after the training period (global temporal split)
-    # cannot be scored.
-    trained = np.zeros(int(user.max()) + 1, dtype=bool)
-    trained[user[label == 0]] = True
-    cold = ~trained[user]
-    report.cold_users_dropped = int(cold.sum())
-    if cold.any():
-        data, label = data.subset(~cold), label[~cold]
-    user, user_raw = dense_ids(data.user, data.user_ids)
-    item, item_raw = dense_ids(data.item, data.item_ids)
-    _check_raw_ids('user', user_raw, input.name)
-    _check_raw_ids('item', item_raw, input.name)
-    report.num_users, report.num_items = len(user_raw), len(item_raw)
-    report.splits = {s: int((label == c).sum())
-                     for c, s in enumerate(('train', 'valid', 'test'))}
-    for s, n in report.splits.items():
-        if n == 0:
-            raise DataFormatError(
-                f"{input.name}: the '{s}' split is empty after splitting "
-                f"{len(label):,} interactions ({split}, ratios "
-                f"{list(ratios)}); expected interactions in every split "
-                f"(more data, a looser k-core or other --ratios)")
+    data = _filter(data, report, min_rating, inputs, missing_text, user_k,
+                   item_k)
+    data, label, user, item, user_raw, item_raw = _split(
+        data, report, split, ratios, seed)
 
     prepare_folder(folder, overwrite)
     files = [write_mmrec(folder, name, user, item, label, data.rating,
@@ -917,16 +847,112 @@ def import_interactions(
             embedder = SentenceEmbedder()
         fallback = 'error' if missing_text == 'drop' else missing_text
         for modality, texts in inputs.items():
-            aligned = align_texts(texts, item_raw)
             report.features[modality] = _embed(
-                folder, modality, aligned, item_raw, embedder, fallback,
-                progress)
+                folder, modality, align_texts(texts, item_raw), item_raw,
+                embedder, fallback, progress)
             files.append(f'{modality}_feat.npy')
-    files.append(REPORT_FILE)
-    report.files = files
+    report.files = files + [REPORT_FILE]
     text = json.dumps(asdict(report), indent=2) + '\n'
     atomic_write(folder / REPORT_FILE, lambda f: f.write(text), 'w')
     return report
+
+
+def _check_settings(name: str, split: str, time_col: Optional[str],
+                    rating_col: Optional[str], min_rating: Optional[float],
+                    missing_text: str, user_k: int, item_k: int,
+                    ratios: Sequence[float]) -> None:
+    _check_name(name)
+    if split not in SPLITS:
+        raise ValueError(f"'split' must be one of {list(SPLITS)} "
+                         f"(got {split!r})")
+    if split != 'random' and time_col is None:
+        raise ValueError(f"The '{split}' split needs timestamps: name the "
+                         f"timestamp column with --time-col")
+    if min_rating is not None and rating_col is None:
+        raise ValueError("'min_rating' needs the rating column "
+                         "(--rating-col)")
+    if missing_text not in MISSING_TEXT:
+        raise ValueError(f"'missing_text' must be one of "
+                         f"{list(MISSING_TEXT)} (got {missing_text!r})")
+    if min(user_k, item_k) < 0:
+        raise ValueError(f"k-core bounds must be non-negative (got "
+                         f"{user_k}, {item_k})")
+    _check_ratios(ratios)
+
+
+def _filter(data: Interactions, report: ImportReport,
+            min_rating: Optional[float], inputs: Mapping[str, Mapping],
+            missing_text: str, user_k: int, item_k: int) -> Interactions:
+    # Rating threshold, duplicates, items without text ('drop'), k-core.
+    if min_rating is not None:
+        keep = data.rating >= min_rating
+        report.below_min_rating = int((~keep).sum())
+        data = data.subset(keep)
+    keep = drop_duplicates(data.user, data.item, data.time)
+    report.duplicates = int((~keep).sum())
+    data = data.subset(keep)
+    for modality, texts in inputs.items():
+        known = {raw for raw, t in texts.items() if t and str(t).strip()}
+        has = np.fromiter((raw in known for raw in data.item_ids),
+                          dtype=bool, count=len(data.item_ids))
+        if len(data) and not has[data.item].any():
+            raise DataFormatError(
+                f"{data.source}: no item id of column "
+                f"{report.settings['item_col']!r} (e.g. "
+                f"{data.item_ids[:3]}) has a {modality}; expected the "
+                f"{modality} table's ids to be the same raw item ids")
+        if missing_text == 'drop':
+            keep = has[data.item]
+            report.missing_text_dropped += int((~keep).sum())
+            data = data.subset(keep)
+    if len(data) == 0:
+        raise DataFormatError(f"{data.source}: no interaction left after "
+                              f"the rating threshold and duplicates")
+    core = k_core(data.user, data.item, user_k, item_k)
+    report.k_core = dict(rounds=core.rounds,
+                         dropped_users=core.dropped_users,
+                         dropped_items=core.dropped_items,
+                         dropped_interactions=core.dropped_interactions)
+    if not core.keep.any():
+        raise DataFormatError(
+            f"{data.source}: the ({user_k}, {item_k})-core is empty: k-core "
+            f"filtering removed all {len(data):,} interactions; lower "
+            f"--k-core")
+    return data.subset(core.keep)
+
+
+def _split(data: Interactions, report: ImportReport, split: str,
+           ratios: Sequence[float], seed: int
+           ) -> Tuple[Interactions, np.ndarray, np.ndarray, np.ndarray,
+                      List[str], List[str]]:
+    # Labels the rows, drops cold users' rows, numbers what is left.
+    user, _ = dense_ids(data.user, data.user_ids)
+    num_users = int(user.max()) + 1
+    label = split_labels(user, data.time, num_users, split, ratios, seed)
+    # Users first seen after the training period (global temporal split)
+    # cannot be scored.
+    trained = np.zeros(num_users, dtype=bool)
+    trained[user[label == 0]] = True
+    cold = ~trained[user]
+    report.cold_users_dropped = int(np.unique(user[cold]).size)
+    report.cold_interactions_dropped = int(cold.sum())
+    if cold.any():
+        data, label = data.subset(~cold), label[~cold]
+    user, user_raw = dense_ids(data.user, data.user_ids)
+    item, item_raw = dense_ids(data.item, data.item_ids)
+    _check_raw_ids('user', user_raw, data.source)
+    _check_raw_ids('item', item_raw, data.source)
+    report.num_users, report.num_items = len(user_raw), len(item_raw)
+    report.splits = {s: int((label == c).sum())
+                     for c, s in enumerate(('train', 'valid', 'test'))}
+    for s, n in report.splits.items():
+        if n == 0:
+            raise DataFormatError(
+                f"{data.source}: the '{s}' split is empty after splitting "
+                f"{len(label):,} interactions ({split}, ratios "
+                f"{list(ratios)}); expected interactions in every split "
+                f"(more data, a looser k-core or other --ratios)")
+    return data, label, user, item, user_raw, item_raw
 
 
 __all__ = [

@@ -17,6 +17,7 @@ the dataset config applied) and the seed. The configs ship inside the package
 installed package resolves them exactly as a checkout does.
 """
 import copy
+import os
 import importlib.resources
 import inspect
 from dataclasses import asdict, fields
@@ -29,6 +30,7 @@ from lirdrec_pyg.train.schema import ConfigError, check_kwargs
 from lirdrec_pyg.train.trainer import TrainConfig
 
 SECTIONS = ('model', 'train', 'data', 'eval', 'search')
+MAX_EPOCHS_ENV = 'LIRDREC_MAX_EPOCHS'
 EVAL_KEYS = {'cold_item_fraction': 0.0}
 #: ``train`` keys that may differ when a run is resumed (they do not change
 #: what the run computes, or only extend it).
@@ -251,7 +253,22 @@ def load_config(model: str, dataset: Optional[Union[str, Path]] = None,
         'config_file': str(config_file) if config_file is not None else None,
         'seed': out['train']['seed'],
     }
-    return out
+    return cap_epochs(out)
+
+
+def cap_epochs(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    r"""Lowers :obj:`train.epochs` to :obj:`$LIRDREC_MAX_EPOCHS` if that is
+    set: a smoke test of a command (the docs tests run every documented
+    ``lirdrec train`` and benchmark command this way) without editing it. The
+    capped value is what the run records in its config."""
+    raw = os.environ.get(MAX_EPOCHS_ENV)
+    if not raw:
+        return cfg
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ValueError(f"{MAX_EPOCHS_ENV} must be a positive integer "
+                         f"(got {raw!r})")
+    cfg['train']['epochs'] = min(int(cfg['train']['epochs']), int(raw))
+    return cfg
 
 
 def config_differences(old: Dict[str, Any], new: Dict[str, Any],

@@ -282,7 +282,9 @@ def test_global_temporal_drops_cold_users(tmp_path):
                                  item_col='i', time_col='t',
                                  split='global_temporal',
                                  ratios=(0.7, 0.15, 0.15))
-    assert report.cold_users_dropped == 2
+    assert (report.cold_users_dropped, report.cold_interactions_dropped) \
+        == (1, 2)
+    assert 'cold users (no train)         -2   (1 users)' in report.summary()
     assert read_id_map(tmp_path / 'g' / 'user_map.tsv') == [
         'u0', 'u1', 'u2', 'u3', 'u4']
 
@@ -491,3 +493,58 @@ def test_import_captions_images_of_kept_items(tmp_path):
                             missing_text='zero', overwrite=True,
                             progress=False)
     assert captioner.seen == 5
+
+
+@pytest.mark.real_data
+def test_import_movielens_ratings(tmp_path):
+    import csv
+
+    from tests.features.feature_helpers import require_dataset
+    folder = require_dataset('movielens_small')
+    with open(folder / 'ratings.csv', newline='') as f:
+        rows = [(r['userId'], r['movieId'], float(r['rating']))
+                for r in csv.DictReader(f)]
+    out = tmp_path / 'ml'
+    import_interactions(folder / 'ratings.csv', out, user_col='userId',
+                        item_col='movieId', time_col='timestamp',
+                        rating_col='rating', min_rating=4, user_k=5,
+                        item_k=5, split='temporal')
+    pairs = imported_pairs(out, 'ml')
+    positive = {(u, i) for u, i, r in rows if r >= 4}
+    assert pairs <= positive
+    # With one bound for both sides, the (5, 5)-core is the 5-core of the
+    # bipartite graph, which networkx computes independently.
+    import networkx as nx
+    graph = nx.Graph([('u' + u, 'i' + i) for u, i in positive])
+    core = nx.k_core(graph, 5)
+    expected = {(a[1:], b[1:]) if a[0] == 'u' else (b[1:], a[1:])
+                for a, b in core.edges()}
+    assert pairs == expected
+    data = read_mmrec(out)
+    assert data['user'].num_nodes == len({u for u, _ in pairs})
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_import_movielens_with_movie_texts(tmp_path):
+    from tests.features.feature_helpers import (minilm_embedder,
+                                                require_dataset)
+    folder = require_dataset('movielens_small')
+    embedder = minilm_embedder()
+    texts = read_item_texts(folder / 'movies.csv', 'movieId',
+                            ['title', 'genres'], replace=[('|', ', ')])
+    out = tmp_path / 'ml'
+    report = import_interactions(
+        folder / 'ratings.csv', out, user_col='userId', item_col='movieId',
+        user_k=5, item_k=5, item_texts=texts, embedder=embedder,
+        progress=False)
+    x = np.load(out / 'text_feat.npy')
+    items = read_id_map(out / 'item_map.tsv')
+    assert report.features['text']['num_missing'] == 0
+    assert texts['1'] == ('Toy Story (1995). genres: Adventure, Animation, '
+                          'Children, Comedy, Fantasy')
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(items), 50, replace=False):
+        expected = embedder.encode([texts[items[i]]])[0]
+        assert np.dot(x[i], expected) > 0.9999
+    assert read_mmrec(out)['item'].text.shape == (len(items), 384)

@@ -43,3 +43,17 @@ def test_values_are_parsed_as_yaml():
     out = parse_set(['train.ks=[5, 20]', 'use_pwc=false'],
                     ['use_pwc'])
     assert out == {'train': {'ks': [5, 20]}, 'model': {'use_pwc': False}}
+
+
+def test_max_epochs_environment_caps_train_epochs(monkeypatch):
+    monkeypatch.setenv('LIRDREC_MAX_EPOCHS', '2')
+    assert load_config('lirdrec')['train']['epochs'] == 2       # yaml: 1000
+    assert load_config('itemknn_cbf')['train']['epochs'] == 1   # below cap
+    assert load_config('popularity')['train']['epochs'] == 2    # default
+    monkeypatch.setenv('LIRDREC_MAX_EPOCHS', '5000')
+    assert load_config('lirdrec')['train']['epochs'] == 1000
+    monkeypatch.setenv('LIRDREC_MAX_EPOCHS', 'two')
+    with pytest.raises(ValueError, match='LIRDREC_MAX_EPOCHS'):
+        load_config('lirdrec')
+    monkeypatch.delenv('LIRDREC_MAX_EPOCHS')
+    assert load_config('lirdrec')['train']['epochs'] == 1000
