@@ -277,7 +277,10 @@ def require_modalities(data: HeteroData, model: str,
         raise MissingModalitiesError(
             f"{model} needs item features, but dataset "
             f"'{getattr(data, 'name', '')}' has no modalities "
-            f"('data.modalities' is empty and data['item'].x is not set)")
+            f"('data.modalities' is empty and data['item'].x is not set); "
+            f"give the dataset folder <modality>_feat.npy files, e.g. item "
+            f"texts with 'lirdrec data import --item-text' or "
+            f"'lirdrec features'")
     return modalities
 
 

@@ -20,7 +20,8 @@ def _cold_evaluator(model: Recommender, cold: ColdItems,
     position[cold.items] = torch.arange(cold.items.numel())
     edge_index = torch.stack([cold.edge_index[0],
                               position[cold.edge_index[1]]])
-    ks = [k for k in ks if k <= cold.items.numel()]
+    # At K >= the number of candidates every ranking recalls everything.
+    ks = [k for k in ks if k < cold.items.numel()]
     evaluator = FullRankingEvaluator(edge_index, model.num_users,
                                      cold.items.numel(), ks=ks)
     model.eval()

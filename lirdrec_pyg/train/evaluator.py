@@ -111,8 +111,12 @@ class FullRankingEvaluator:
                                  f"(got {value!r})")
         self.ks = check_ks(ks)
         if self.ks[-1] > num_items:
+            fit = [k for k in self.ks if k <= num_items] or [num_items]
             raise ValueError(f"The largest cut-off in 'ks' ({self.ks[-1]}) "
-                             f"exceeds 'num_items' ({num_items})")
+                             f"exceeds 'num_items' ({num_items}); set "
+                             f"cut-offs that fit, e.g. --set 'train.ks="
+                             f"{fit}' (with train.valid_metric at one of "
+                             f"them)")
         self.num_users = num_users
         self.num_items = num_items
         self.batch_size = batch_size
