@@ -12,7 +12,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[test,plots,features]"
+	$(PIP) install -q -c constraints.txt -e ".[test,plots,features,distributed]"
 	# The compiled SpMM kernel builds here once (~30 s) instead of on first use.
 	$(BIN)/lirdrec build-kernels >/dev/null || echo "note: the compiled SpMM kernel did not build; torch's kernels are used"
 	touch $(STAMP)
@@ -25,7 +25,7 @@ install-ext: $(STAMP)
 	$(PIP) install -q -c constraints.txt --no-build-isolation "torch-scatter>=2.1" "torch-sparse>=0.6.17"
 
 demo: $(STAMP)
-	$(BIN)/python benchmarks/run.py --datasets synthetic --models lirdrec lightgcn bpr popularity --seeds 0 --threads 1
+	$(BIN)/python benchmarks/run.py --suite quick --threads 1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

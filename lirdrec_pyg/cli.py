@@ -88,10 +88,17 @@ def _cmd_build_kernels(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    r"""argparse with one-line errors, as every other error of the CLI."""
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f'lirdrec: error: {message} (see `{self.prog} '
+                     f'--help`)\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lirdrec_pyg.models import MODELS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='lirdrec',
         description='LIRDRec and multimodal graph recommenders on PyG.')
     parser.add_argument('--debug', action='store_true',
@@ -107,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--model', required=True, choices=sorted(MODELS))
     train.add_argument('--config', help='a YAML file with model/train/data '
                        'sections, applied over configs/models/<model>.yaml')
-    train.add_argument('--set', nargs='*', metavar='KEY=VALUE',
+    train.add_argument('--set', nargs='*', action='extend',
+                       metavar='KEY=VALUE',
                        help='override config keys, e.g. train.lr=1e-4 '
                        'num_layers=3')
     train.add_argument('--out', required=True,

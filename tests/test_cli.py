@@ -56,10 +56,11 @@ def test_cold_items_protocol(tmp_path, capsys):
                  'data.num_items=100']) == 0
     cold = json.loads((out / 'results.json').read_text())['cold_start']
     assert cold['num_cold_items'] == 20
-    # Only the 20 held-out items are ranked: all of them fit in the top 20.
-    assert cold['Recall@20'] == 1.0
     assert cold['random_Recall@10'] == 0.5
-    assert 'Recall@50' not in cold  # K beyond the candidate count is dropped
+    # Only the 20 held-out items are ranked: at K >= 20 every ranking
+    # recalls them all, so those cut-offs are dropped.
+    assert 'Recall@10' in cold and 'Recall@20' not in cold
+    assert 'Recall@50' not in cold
 
 
 def test_build_kernels(capsys, monkeypatch):

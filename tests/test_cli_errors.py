@@ -200,3 +200,57 @@ def test_ctrl_c_is_a_clean_exit(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert 'interrupted (continue a training run with --resume)' in err
     assert 'Traceback' not in err
+
+
+def test_repeated_set_flags_add_up(tmp_path, capsys):
+    import yaml
+    out = tmp_path / 'run'
+    assert main(['train', '--dataset', 'synthetic', '--model', 'bpr',
+                 '--out', str(out), '--no-progress', '--set', *SMALL,
+                 '--set', 'seed=3']) == 0
+    saved = yaml.safe_load((out / 'config.yaml').read_text())
+    assert saved['train']['epochs'] == 1 and saved['train']['seed'] == 3
+
+
+def test_setup_failure_leaves_the_folder_reusable(tmp_path, capsys):
+    out = tmp_path / 'run'
+    # 60 items cannot be ranked at K = 100: found only once the data is in.
+    assert train(out, '--set', *SMALL, 'train.ks=[10, 20, 100]',
+                 small=False) == 2
+    assert "set cut-offs that fit, e.g. --set 'train.ks=[10, 20]'" in \
+        one_line_error(capsys)
+    assert not (out / 'checkpoint.pt').exists()
+    assert train(out) == 0  # no --overwrite needed: nothing had trained
+
+
+def test_resume_without_checkpoint_is_refused(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert train(out) == 0
+    capsys.readouterr()
+    (out / 'checkpoint.pt').unlink()
+    assert train(out, '--resume') == 2
+    assert 'holds no checkpoint.pt to resume from' in one_line_error(capsys)
+
+
+def test_argparse_mistakes_are_one_line(tmp_path, capsys):
+    import pytest as _pytest
+    for args in (['train', '--dataset', 'synthetic', '--model', 'lightgnc',
+                  '--out', str(tmp_path)],
+                 ['train', '--model', 'bpr', '--out', str(tmp_path)],
+                 ['train', '--dataset', 'synthetic', '--model', 'bpr',
+                  '--out', str(tmp_path), '--threads', 'abc']):
+        with _pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith('lirdrec: error: ') and '\n' not in err, err
+        assert '(see `lirdrec train --help`)' in err
+
+
+def test_inter_file_instead_of_folder(tmp_path, capsys):
+    (tmp_path / 'shop').mkdir()
+    (tmp_path / 'shop' / 'shop.inter').write_text('userID\titemID\tx_label\n')
+    assert train(tmp_path / 'run',
+                 dataset=tmp_path / 'shop' / 'shop.inter') == 2
+    assert "is a file; pass the folder that holds it" in \
+        one_line_error(capsys)

@@ -83,19 +83,14 @@ def _folder(name: str, root: Optional[Union[str, Path]]) -> Path:
 
 
 class DatasetSpec(NamedTuple):
-    r"""A resolved dataset: what :func:`load_dataset` reads.
-
-    Attributes:
-        name (str): The dataset name (registry key or folder name).
-        path (pathlib.Path, optional): The folder (:obj:`None` for generated
-            datasets).
-        registered (bool): Whether it is a registry entry (only then does
-            :obj:`configs/datasets/<name>.yaml` apply to it).
-        reader (callable): The reading function; its keyword parameters are
-            the dataset's :obj:`data.*` settings.
-        fixed (tuple of str): Reader parameters set by the resolution itself
-            (the folder, the name), not settable in :obj:`data.*`.
-    """
+    r"""A resolved dataset: what :func:`load_dataset` reads. Its fields are
+    :obj:`name` (the registry key or folder name), :obj:`path` (the folder;
+    :obj:`None` for generated datasets), :obj:`registered` (whether it is a
+    registry entry: only then does :obj:`configs/datasets/<name>.yaml`
+    apply), :obj:`reader` (the reading function, whose keyword parameters
+    are the dataset's :obj:`data.*` settings) and :obj:`fixed` (the reader
+    parameters set by the resolution itself, such as the folder and the
+    name, which :obj:`data.*` cannot set)."""
     name: str
     path: Optional[Path]
     registered: bool
@@ -167,6 +162,10 @@ def resolve_dataset(dataset: Union[str, Path],
     if isinstance(dataset, Path) or _looks_like_path(text) or (
             Path(text).is_dir() and not (root_path / text).is_dir()):
         folder = Path(text).expanduser()
+        if folder.is_file():
+            raise DatasetNotFoundError(
+                f"--dataset '{folder}' is a file; pass the folder that holds "
+                f"it ('{folder.parent}')")
         if not folder.is_dir():
             raise DatasetNotFoundError(
                 f"dataset folder '{folder}' does not exist; --dataset takes a "

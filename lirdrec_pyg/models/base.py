@@ -17,9 +17,9 @@ REG_DIVISORS = ('nominal', 'actual')
 __all__ = ['UI', 'REG_DIVISORS', 'Recommender', 'train_edge_index',
            'bpr_loss', 'dot_bpr_loss',
            'embedding_bpr_loss', 'embedding_norm_loss', 'gather_triples',
-           'squared_embedding_reg', 'require_modalities', 'check_positive',
-           'check_fraction', 'check_non_negative', 'check_one_of',
-           'with_modalities']
+           'squared_embedding_reg', 'require_modalities',
+           'MissingModalitiesError', 'check_positive', 'check_fraction',
+           'check_non_negative', 'check_one_of', 'with_modalities']
 
 UI = ('user', 'interacts', 'item')
 
@@ -260,19 +260,27 @@ def train_edge_index(data: HeteroData,
     return split_edge_index(data, 'train', edge_type)
 
 
+class MissingModalitiesError(ValueError):
+    r"""A model that needs item features was given a dataset without any
+    (a benchmark shows such a cell as not applicable, not as failed)."""
+
+
 def require_modalities(data: HeteroData, model: str,
                        keys: Optional[Sequence[str]] = None) -> List[str]:
     r"""The modality names of :obj:`data`
     (:func:`~lirdrec_pyg.data.get_modalities`: :obj:`keys`, else
     :obj:`data.modalities`, else :obj:`['x']` for :obj:`data['item'].x`), or
-    a :class:`ValueError` naming :obj:`model` if the dataset has no item
-    features."""
+    a :class:`MissingModalitiesError` naming :obj:`model` if the dataset has
+    no item features."""
     modalities = get_modalities(data, keys)
     if not modalities:
-        raise ValueError(f"{model} needs item features, but dataset "
-                         f"'{getattr(data, 'name', '')}' has no modalities "
-                         f"('data.modalities' is empty and data['item'].x "
-                         f"is not set)")
+        raise MissingModalitiesError(
+            f"{model} needs item features, but dataset "
+            f"'{getattr(data, 'name', '')}' has no modalities "
+            f"('data.modalities' is empty and data['item'].x is not set); "
+            f"give the dataset folder <modality>_feat.npy files, e.g. item "
+            f"texts with 'lirdrec data import --item-text' or "
+            f"'lirdrec features'")
     return modalities
 
 

@@ -1,5 +1,6 @@
 r"""Full-ranking evaluation: every evaluated user against all items."""
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from torch import Tensor
@@ -10,6 +11,7 @@ from lirdrec_pyg.train.metrics import (
     RankingMetricAccumulator,
     check_ks,
     isin_sorted,
+    ranking_metrics,
 )
 
 ScoreFn = Callable[[Tensor], Tensor]
@@ -109,8 +111,12 @@ class FullRankingEvaluator:
                                  f"(got {value!r})")
         self.ks = check_ks(ks)
         if self.ks[-1] > num_items:
+            fit = [k for k in self.ks if k <= num_items] or [num_items]
             raise ValueError(f"The largest cut-off in 'ks' ({self.ks[-1]}) "
-                             f"exceeds 'num_items' ({num_items})")
+                             f"exceeds 'num_items' ({num_items}); set "
+                             f"cut-offs that fit, e.g. --set 'train.ks="
+                             f"{fit}' (with train.valid_metric at one of "
+                             f"them)")
         self.num_users = num_users
         self.num_items = num_items
         self.batch_size = batch_size
@@ -336,6 +342,13 @@ class FullRankingEvaluator:
             raise ValueError(f"'start' and 'end' must satisfy 0 <= start <= "
                              f"end <= {num_users} (got {start}, {end})")
         acc = RankingMetricAccumulator(self.ks)
+        for hits, num_relevant in self._hits(score_fn, start, end):
+            acc.update(hits, num_relevant)
+        return acc
+
+    def _hits(self, score_fn: ScoreFn, start: int,
+              end: int) -> Iterator[Tuple[Tensor, Tensor]]:
+        # (hit matrix, relevant counts) of every batch of users, in order.
         k_max = self.ks[-1]
         num_items = self.num_items
         for first in range(start, end, self.batch_size):
@@ -350,8 +363,27 @@ class FullRankingEvaluator:
             # A masked item only reaches the top K when fewer than K items
             # are unmasked; it must never count.
             hits &= top_scores != float('-inf')
-            acc.update(hits, cache['num_relevant'][first:last])
-        return acc
+            yield hits, cache['num_relevant'][first:last]
+
+    @torch.no_grad()
+    def evaluate_per_user(self, score_fn: ScoreFn) -> Dict[str, Tensor]:
+        r"""Like :meth:`evaluate`, but returns every evaluated user's metric
+        values (for paired significance tests between models) instead of
+        their mean.
+
+        Returns:
+            A dictionary with :obj:`'user'` (the ids of :attr:`users`) and
+            one :obj:`torch.float64` tensor of shape :obj:`[U]` per metric,
+            on the CPU; the mean of each equals :meth:`evaluate`'s value.
+        """
+        parts: Dict[str, List[Tensor]] = {}
+        for hits, num_relevant in self._hits(score_fn, 0, self.users.numel()):
+            for key, value in ranking_metrics(hits, num_relevant,
+                                              self.ks).items():
+                parts.setdefault(key, []).append(value.cpu())
+        out = {'user': self.users.clone()}
+        out.update({key: torch.cat(values) for key, values in parts.items()})
+        return out
 
     @torch.no_grad()
     def topk(self, score_fn: ScoreFn, k: int) -> Tuple[Tensor, Tensor]:

@@ -14,11 +14,17 @@ from lirdrec_pyg.data import load_dataset
 from lirdrec_pyg.data.datasets import resolve_dataset
 from lirdrec_pyg.distributed import (init_process_group, is_main_process,
                                     resolve_device)
+from lirdrec_pyg.io import atomic_write
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train.config import effective_config
 from lirdrec_pyg.train.io import atomic_write_json
 from lirdrec_pyg.train.run_folder import RESULTS, RunFolder, RunFolderError
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
+
+#: Per-user test metrics (``per_user_test.npz``) and, under the cold-start
+#: protocol, per-user metrics on the held-out items (``per_user_cold.npz``).
+PER_USER = 'per_user_{}.npz'
+PER_USER_METRICS = ('Recall', 'NDCG')
 
 
 def versions() -> Dict[str, str]:
@@ -55,6 +61,22 @@ def compact_history(history: List[Dict[str, Any]],
                             for k, v in record['valid'].items()}
         out.append(row)
     return out
+
+
+def save_per_user(path: Union[str, Path], values: Dict[str, Any]) -> None:
+    r"""Writes the user ids and per-user Recall/NDCG of
+    :meth:`~lirdrec_pyg.train.FullRankingEvaluator.evaluate_per_user`
+    atomically as a ``.npz`` of plain arrays."""
+    arrays = {key: value.cpu().numpy() for key, value in values.items()
+              if key == 'user' or key.split('@')[0] in PER_USER_METRICS}
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_per_user(path: Union[str, Path]) -> Dict[str, np.ndarray]:
+    r"""Reads what :func:`save_per_user` wrote (plain arrays only: no
+    pickled objects are accepted)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
 
 
 def _file_logger(path: Path) -> Callable[[str], None]:
@@ -215,6 +237,20 @@ def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
         from lirdrec_pyg.train.cold_start import evaluate_cold_items
         results['cold_start'] = evaluate_cold_items(recommender, data, cold,
                                                     ks=train_cfg.ks)
+    if out is not None and main and _world_size() == 1:
+        # The model is at its best validation epoch (Trainer.fit restores
+        # it): these are the users behind results['test'].
+        state = recommender.eval().inference()
+        save_per_user(out / PER_USER.format('test'),
+                      trainer.test_evaluator.evaluate_per_user(
+                          lambda users: recommender.score(
+                              state, users.to(trainer.device))))
+        if cold is not None:
+            from lirdrec_pyg.train.cold_start import \
+                evaluate_cold_items_per_user
+            save_per_user(out / PER_USER.format('cold'),
+                          evaluate_cold_items_per_user(recommender, cold,
+                                                       ks=train_cfg.ks))
     if out is not None and main:
         atomic_write_json(out / RESULTS, results)
     return results

@@ -27,6 +27,11 @@ def atomic_torch_save(path: PathLike, obj: Any) -> None:
     atomic_write(path, lambda f: torch.save(obj, f), 'wb')
 
 
+def _short(text: str, limit: int = 120) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
 def safe_torch_load(path: PathLike,
                     map_location: Optional[Union[str, torch.device]] = None,
                     keys: Iterable[str] = ()) -> Any:
@@ -42,21 +47,25 @@ def safe_torch_load(path: PathLike,
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()
-        reason = next((line for line in first if 'Unsupported' in line
-                       or 'global' in line.lower()), first[0] if first
-                      else 'not a checkpoint')
+        lines = str(e).strip().splitlines()
+        reason = next((line.strip() for line in lines
+                       if 'GLOBAL' in line or 'global' in line), None)
+        if reason is None:  # not a pickle at all: an unreadable file
+            raise CheckpointError(
+                f"checkpoint '{path}' cannot be read (corrupt, truncated or "
+                f"not written by lirdrec_pyg)") from None
         raise CheckpointError(
             f"checkpoint '{path}' was refused: it holds objects other than "
             f"tensors and plain containers, which are never loaded "
-            f"(weights_only); {reason.strip()}") from None
+            f"(weights_only); {_short(reason)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError,
             ValueError, AttributeError, IndexError) as e:
         detail = str(e).strip().splitlines()
         raise CheckpointError(
             f"checkpoint '{path}' cannot be read (corrupt, truncated or "
             f"not written by lirdrec_pyg): "
-            f"{detail[0] if detail else type(e).__name__}") from None
+            f"{_short(detail[0]) if detail else type(e).__name__}"
+        ) from None
     missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
     if missing:
         raise CheckpointError(f"checkpoint '{path}' is not a lirdrec_pyg "

@@ -116,7 +116,10 @@ class RunFolder:
         return cfg
 
     def holds_run(self) -> bool:
-        return any((self.path / name).exists() for name in RUN_FILES)
+        r"""Whether a run trained here: a checkpoint or results exist (a run
+        that failed while setting up left only its config and log)."""
+        return any((self.path / name).exists()
+                   for name in (RESULTS, 'checkpoint.pt', 'best_model.pt'))
 
     def describe(self) -> str:
         cfg = self.saved_config() or {}
@@ -138,7 +141,7 @@ class RunFolder:
         run's configuration differs in keys that may not change.
         """
         config = dict(config)
-        if overwrite:
+        if overwrite or not self.holds_run():
             for name in RUN_FILES:
                 target = self.path / name
                 if target.exists():
@@ -150,6 +153,11 @@ class RunFolder:
                     f"--out '{self.path}' already holds a run "
                     f"({self.describe()}); pass --resume to continue it, "
                     f"--overwrite to replace it, or choose another --out")
+            if not (self.path / 'checkpoint.pt').exists():
+                raise RunFolderError(
+                    f"--resume of '{self.path}' refused: it holds no "
+                    f"checkpoint.pt to resume from ({self.describe()}); pass "
+                    f"--overwrite to start over, or choose another --out")
             if saved is not None:
                 changes = config_differences(
                     saved, config,

@@ -46,7 +46,8 @@ def test_require_modalities(tiny_data):
     bare = HeteroData()
     bare.name = 'plain'
     with pytest.raises(ValueError, match=r"^Model needs item features, but "
-                       r"dataset 'plain' has no modalities"):
+                       r"dataset 'plain' has no modalities.*lirdrec data "
+                       r"import --item-text"):
         require_modalities(bare, 'Model')
 
 

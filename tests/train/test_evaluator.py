@@ -269,6 +269,23 @@ def test_repr():
         'num_masks=1, ks=[1, 3], batch_size=2)')
 
 
+def test_per_user_values_hand_computed():
+    data = make_data(3, 6, TRAIN, VALID, TEST)
+    evaluator = FullRankingEvaluator.from_data(data, 'valid', ks=[1, 3],
+                                               batch_size=1)
+    out = evaluator.evaluate_per_user(score_fn)
+    # The users of test_hand_computed_with_masking, one value each.
+    assert out['user'].tolist() == [0, 2]
+    assert out['Recall@3'].tolist() == pytest.approx([1 / 2, 2 / 4])
+    assert out['Hit@1'].tolist() == [1.0, 0.0]
+    assert out['NDCG@3'][1].item() == pytest.approx(
+        (1 / log2(3) + 1 / log2(4)) /
+        (1 / log2(2) + 1 / log2(3) + 1 / log2(4)))
+    means = evaluator.evaluate(score_fn)
+    for key, value in means.items():
+        assert out[key].mean().item() == pytest.approx(value, abs=1e-12)
+
+
 def random_split_data(seed=0, num_users=30, num_items=40):
     g = torch.Generator().manual_seed(seed)
     keys = torch.randperm(num_users * num_items, generator=g)[:300]

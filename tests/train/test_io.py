@@ -49,7 +49,7 @@ def test_truncated_foreign_missing_and_incomplete(tmp_path):
     with pytest.raises(CheckpointError, match='cannot be read'):
         safe_torch_load(path)
     path.write_text('model: not a checkpoint\n')
-    with pytest.raises(CheckpointError, match="'.*c.pt'"):
+    with pytest.raises(CheckpointError, match="'.*c.pt' cannot be read"):
         safe_torch_load(path)
     with pytest.raises(CheckpointError, match='does not exist'):
         safe_torch_load(tmp_path / 'missing.pt')

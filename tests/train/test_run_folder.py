@@ -28,6 +28,7 @@ def test_reused_folder_is_refused_unless_resume_or_overwrite(tmp_path):
     with RunFolder(tmp_path) as folder:
         folder.prepare(config())
         (tmp_path / 'results.json').write_text('{}')
+        (tmp_path / 'checkpoint.pt').write_text('')
         (tmp_path / 'notes.txt').write_text('mine')
         with pytest.raises(RunFolderError, match=r"already holds a run "
                            r"\(bpr on synthetic, finished\); pass --resume"):
@@ -40,6 +41,7 @@ def test_reused_folder_is_refused_unless_resume_or_overwrite(tmp_path):
 def test_resume_refuses_changes_and_records_allowed_ones(tmp_path):
     with RunFolder(tmp_path) as folder:
         folder.prepare(config())
+        (tmp_path / 'checkpoint.pt').write_text('')
         with pytest.raises(RunFolderError, match=r"train.lr: 0.001 -> 0.01"):
             folder.prepare(config(lr=1e-2), resume=True)
         changed = config(epochs=10, threads=2)
@@ -54,6 +56,7 @@ def test_resume_refuses_changes_and_records_allowed_ones(tmp_path):
 def test_other_model_is_refused_on_resume(tmp_path):
     with RunFolder(tmp_path) as folder:
         folder.prepare(config())
+        (tmp_path / 'checkpoint.pt').write_text('')
         other = config()
         other['run'] = dict(other['run'], model='lightgcn')
         with pytest.raises(RunFolderError, match="run.model: 'bpr' -> "
