@@ -57,6 +57,7 @@ _DIR_ENV = 'LIRDREC_KERNEL_DIR'
 
 _module: Any = None
 _failed = False
+_unbuilt_warned = False
 
 
 def kernels_enabled() -> bool:
@@ -116,7 +117,7 @@ def load_spmm_extension(verbose: bool = False, build: bool = False) -> Any:
     :obj:`lirdrec build-kernels`) or fail to load or build (one warning
     saying why). Only :obj:`build=True` (:obj:`lirdrec build-kernels`)
     compiles."""
-    global _module, _failed
+    global _module, _failed, _unbuilt_warned
     if not kernels_enabled():
         return None
     if _module is not None or _failed:
@@ -127,8 +128,9 @@ def load_spmm_extension(verbose: bool = False, build: bool = False) -> Any:
             _module = _import_library(library)
         elif build:
             _module = build_spmm_extension(verbose)
-        else:
-            _failed = True
+        elif not _unbuilt_warned:
+            # Not a failure: a later build=True (build-kernels) still builds.
+            _unbuilt_warned = True
             warnings.warn(f"lirdrec_pyg: the compiled SpMM kernel is not "
                           f"built for this install ('{kernel_dir()}'); "
                           f"torch's kernels are used (same results, "

@@ -127,6 +127,7 @@ def test_compiled_kernel_trains_bit_identically(monkeypatch):
     # torch's: five Adam steps give identical parameters either way.
     from lirdrec_pyg.nn import kernels
     from lirdrec_pyg.train.trainer import make_adam
+    kernels.load_spmm_extension(build=True)  # if make install did not
     assert kernels.csr_spmm_kernel() is not None
     data = small_data()
     batches = [torch.randint(0, 30, (3, 20), generator=torch.Generator()

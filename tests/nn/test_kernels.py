@@ -137,6 +137,7 @@ def fresh_loader(monkeypatch, compile_error):
     monkeypatch.setattr(cpp_extension, 'load', compiler)
     monkeypatch.setattr(kernels, '_module', None)
     monkeypatch.setattr(kernels, '_failed', False)
+    monkeypatch.setattr(kernels, '_unbuilt_warned', False)
 
 
 def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
@@ -235,6 +236,9 @@ def test_runs_never_compile(monkeypatch, tmp_path):
                       "lirdrec build-kernels"):
         assert kernels.csr_spmm_kernel() is None
     assert kernels.csr_spmm_kernel() is None  # one warning, then quiet
+    # An explicit build (lirdrec build-kernels) still tries after that.
+    with pytest.warns(UserWarning, match='a run must not compile'):
+        assert kernels.load_spmm_extension(build=True) is None
     adj = random_csr(6, 6, 14, seed=5)
     x = torch.randn(6, 32)
     assert torch.allclose(sparse_propagate(x, adj, normalize=False),
