@@ -12,8 +12,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[test,plots,features,distributed]"
-	# The compiled SpMM kernel builds here once (~30 s) instead of on first use.
+	$(PIP) install -q -c constraints.txt -e ".[test,plots,features,distributed,ann]"
+	# The compiled SpMM kernel builds here, once per install (runs never compile it).
 	$(BIN)/lirdrec build-kernels >/dev/null || echo "note: the compiled SpMM kernel did not build; torch's kernels are used"
 	touch $(STAMP)
 
