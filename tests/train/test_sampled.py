@@ -1,12 +1,13 @@
 import pytest
 import torch
 
-from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.loader import WITH_NEIGHBOR_SAMPLING
 from lirdrec_pyg.models import create_model
-from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
+from lirdrec_pyg.train import TrainConfig, Trainer
 from lirdrec_pyg.train.sampled import CombinedOptimizer, make_sampled_optimizer
 from lirdrec_pyg.train.trainer import CHECKPOINT
+from tests.train import helpers
+from tests.train.helpers import small_data
 
 needs_sampler = pytest.mark.skipif(
     not WITH_NEIGHBOR_SAMPLING,
@@ -15,19 +16,12 @@ needs_sampler = pytest.mark.skipif(
 
 @pytest.fixture(scope='module')
 def data():
-    return make_synthetic(num_users=300, num_items=150,
-                          interactions_per_user=15,
-                          modality_dims={'image': 16, 'text': 8}, seed=3)
+    return small_data()
 
 
-def fit(data, model='lightgcn', out_dir=None, resume=False, **train):
-    seed_everything(0)
-    net = create_model(model, data, **({} if model == 'popularity' else
-                                       {'embedding_dim': 16}))
-    cfg = TrainConfig(**{'epochs': 4, 'batch_size': 256, 'lr': 5e-3,
-                         'progress': False, 'seed': 7, 'mode': 'sampled',
-                         'num_neighbors': 5, **train})
-    return Trainer(net, data, cfg, out_dir=out_dir, resume=resume).fit(), net
+def fit(data, **train):
+    return helpers.fit(data, **{'epochs': 4, 'mode': 'sampled',
+                                'num_neighbors': 5, **train})
 
 
 @needs_sampler

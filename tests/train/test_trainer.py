@@ -2,26 +2,15 @@
 import pytest
 import torch
 
-from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train import TrainConfig, Trainer, seed_everything
 from lirdrec_pyg.train.trainer import CHECKPOINT, make_adam
+from tests.train.helpers import fit, small_data
 
 
 @pytest.fixture(scope='module')
 def data():
-    return make_synthetic(num_users=300, num_items=150,
-                          interactions_per_user=15,
-                          modality_dims={'image': 16, 'text': 8}, seed=3)
-
-
-def fit(data, model='lightgcn', out_dir=None, resume=False, **train):
-    seed_everything(0)
-    net = create_model(model, data, **({} if model == 'popularity' else
-                                       {'embedding_dim': 16}))
-    cfg = TrainConfig(**{'epochs': 6, 'batch_size': 256, 'lr': 5e-3,
-                         'progress': False, 'seed': 7, **train})
-    return Trainer(net, data, cfg, out_dir=out_dir, resume=resume).fit(), net
+    return small_data()
 
 
 class Interrupt(Exception):
