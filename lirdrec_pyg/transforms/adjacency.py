@@ -141,6 +141,17 @@ def interaction_matrix(edge_index: Tensor, num_users: int, num_items: int,
     return csr_from_coo(user, item, value, num_users, num_items)
 
 
+def _bipartite_coo(edge_index: Tensor, num_users: int,
+                   num_items: int) -> Tuple[Tensor, Tensor]:
+    r"""The checked user-item edges in both directions on one node numbering
+    (users first, then items): :obj:`(row, col)` of
+    :math:`\begin{pmatrix} \mathbf{0} & \mathbf{R} \\ \mathbf{R}^{\top}
+    & \mathbf{0} \end{pmatrix}`."""
+    check_edge_index(edge_index, num_users, num_items)
+    user, item = edge_index[0].long(), edge_index[1].long() + num_users
+    return torch.cat([user, item]), torch.cat([item, user])
+
+
 def bipartite_normalized_adjacency(
     edge_index: Tensor,
     num_users: int,
@@ -170,15 +181,12 @@ def bipartite_normalized_adjacency(
         eps (float, optional): Added to the degree before the inverse square
             root. (default: :obj:`1e-7`)
     """
-    check_edge_index(edge_index, num_users, num_items)
-    user, item = edge_index[0].long(), edge_index[1].long()
+    row, col = _bipartite_coo(edge_index, num_users, num_items)
     if edge_weight is None:
-        edge_weight = torch.ones(user.numel(), device=user.device)
+        edge_weight = torch.ones(edge_index.size(1), device=row.device)
     num_nodes = num_users + num_items
-    row = torch.cat([user, item + num_users])
-    col = torch.cat([item + num_users, user])
     value = torch.cat([edge_weight, edge_weight]).float()
-    deg = torch.zeros(num_nodes, device=user.device).index_add_(0, row, value)
+    deg = torch.zeros(num_nodes, device=row.device).index_add_(0, row, value)
     deg_inv_sqrt = (deg + eps).pow(-0.5)
     value = deg_inv_sqrt[row] * value * deg_inv_sqrt[col]
     # Symmetric by construction: propagation uses it as it is and takes the
@@ -224,14 +232,12 @@ def bipartite_self_loop_adjacency(edge_index: Tensor, num_users: int,
         num_users (int): The number of users.
         num_items (int): The number of items.
     """
-    check_edge_index(edge_index, num_users, num_items)
-    user, item = edge_index[0].long(), edge_index[1].long()
+    row, col = _bipartite_coo(edge_index, num_users, num_items)
     num_nodes = num_users + num_items
-    loops = torch.arange(num_nodes, device=user.device)
-    row = torch.cat([user, item + num_users, loops])
-    col = torch.cat([item + num_users, user, loops])
-    deg = torch.zeros(num_nodes, device=user.device).index_add_(
-        0, row, torch.ones(row.numel(), device=user.device))
+    loops = torch.arange(num_nodes, device=row.device)
+    row, col = torch.cat([row, loops]), torch.cat([col, loops])
+    deg = torch.zeros(num_nodes, device=row.device).index_add_(
+        0, row, torch.ones(row.numel(), device=row.device))
     return csr_from_coo(row, col, 1.0 / deg[row], num_nodes, num_nodes)
 
 
