@@ -168,8 +168,10 @@ def run_import(args: argparse.Namespace) -> int:
         print(f'warning: {w.message}', file=sys.stderr)
     print(report.summary())
     folder = Path(args.out)
-    print(f'train with: lirdrec train --dataset {folder} --model lirdrec '
-          f'--out runs/{folder.name}_lirdrec')
+    # Feature models need item features; without them suggest an ID model.
+    model = 'lirdrec' if any(folder.glob('*_feat.npy')) else 'lightgcn'
+    print(f'train with: lirdrec train --dataset {folder} --model {model} '
+          f'--out runs/{folder.name}_{model}')
     return 0
 
 
