@@ -251,7 +251,10 @@ class LIRDRec(Recommender):
                                  f"features, but dataset "
                                  f"'{getattr(data, 'name', '')}' has no item "
                                  f"modalities (set data.modalities, "
-                                 f"data['item'].x, or pass 'modalities')")
+                                 f"data['item'].x, or pass 'modalities'; "
+                                 f"for a dataset folder, add "
+                                 f"<modality>_feat.npy files, e.g. with "
+                                 f"'lirdrec data import --item-text')")
             return available
         modalities = [modalities] if isinstance(modalities, str) \
             else list(modalities)
