@@ -20,13 +20,14 @@ nodes' outputs equal full-graph propagation exactly. A step costs
 :math:`O(B \prod_l k_l)` whatever the size of the graph, so an epoch of
 :math:`E / B` steps is linear in the number of interactions :math:`E`.
 """
+import warnings
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from lirdrec_pyg.loader.neighbor import sample_subgraph
-from lirdrec_pyg.transforms.adjacency import check_edge_index, csr_from_coo
+from lirdrec_pyg.transforms.adjacency import check_edge_index
 
 __all__ = ['SubgraphBatch', 'BPRSubgraphSampler', 'BPRSubgraphLoader',
            'resolve_num_neighbors']
@@ -151,7 +152,14 @@ class BPRSubgraphSampler:
         # d_v / s_v: every neighbour of v is kept with probability s_v / d_v.
         scale = self.degree[g_dst] / sub.num_sampled[dst]
         value = self.deg_inv_sqrt[g_src] * self.deg_inv_sqrt[g_dst] * scale
-        adj = csr_from_coo(dst, src, value, n, n)
+        # The edges come grouped by their row (the node sampled for), in
+        # the order of 'node', so the CSR needs no sort.
+        crow = torch.zeros(n + 1, dtype=torch.long)
+        crow[1:] = torch.cumsum(sub.num_sampled, 0)
+        with warnings.catch_warnings():
+            # CSR support is flagged "beta" by torch.
+            warnings.simplefilter('ignore', UserWarning)
+            adj = torch.sparse_csr_tensor(crow, src, value, (n, n))
         b = users.numel()
         return SubgraphBatch(node, adj, seeds.numel(), inverse[:b],
                              inverse[b:2 * b], inverse[2 * b:3 * b], users,
