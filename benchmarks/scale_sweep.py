@@ -179,6 +179,7 @@ def run_size(size: int, modes: List[str], num_neighbors: List[int],
                 bound += width
             result.update(
                 subgraph_seeds=round(seeds), subgraph_nodes=round(nodes),
+                subgraph_nodes_bound=round(seeds + bound),
                 subgraph_edges=round(edges),
                 subgraph_edges_bound=round(bound),
                 graph_nodes=num_users + num_items,
@@ -240,6 +241,7 @@ def fit_slopes(rows: List[Dict[str, Any]]) -> Dict[str, float]:
                        ('full', 'peak_mib'), ('evaluate', 'peak_mib'),
                        ('sampled', 'step_seconds'),
                        ('sampled', 'subgraph_edges'),
+                       ('sampled', 'subgraph_nodes'),
                        ('sampled', 'us_per_sampled_edge')]:
         pts = [(r['train_interactions'], r[key][field]) for r in rows
                if field in r.get(key, {})]
@@ -260,8 +262,9 @@ def plot(result: Dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 4, figsize=(17, 4))
     panels = [('seconds per epoch', [('full', 'seconds'),
                                      ('sampled', 'seconds')]),
-              ('sampled step: seconds, and sampled edges / 10^6',
-               [('sampled', 'step_seconds'), ('sampled', 'subgraph_edges')]),
+              ('sampled step: seconds, and subgraph size / 10^6',
+               [('sampled', 'step_seconds'), ('sampled', 'subgraph_edges'),
+                ('sampled', 'subgraph_nodes')]),
               ('seconds per full evaluation', [('evaluate', 'seconds')]),
               ('peak memory (MiB)', [('full', 'peak_mib'),
                                      ('sampled', 'peak_mib'),
@@ -269,8 +272,9 @@ def plot(result: Dict[str, Any], path: Path) -> None:
     labels = {'full': 'full-graph epoch', 'sampled': 'sampled-subgraph epoch',
               'evaluate': 'full evaluation'}
     field_labels = {'step_seconds': 'seconds per sampled step',
-                    'subgraph_edges': 'sampled edges per step / 10^6'}
-    scales = {'subgraph_edges': 1e-6}
+                    'subgraph_edges': 'sampled edges per step / 10^6',
+                    'subgraph_nodes': 'subgraph nodes per step / 10^6'}
+    scales = {'subgraph_edges': 1e-6, 'subgraph_nodes': 1e-6}
     for ax, (title, series) in zip(axes, panels):
         for key, field in series:
             pts = [(r['train_interactions'],
@@ -287,6 +291,13 @@ def plot(result: Dict[str, Any], path: Path) -> None:
                 if e:
                     ax.plot([x], [y], marker='o', mfc='white',
                             color=line.get_color())
+        if title == 'seconds per epoch' and pts:
+            # A slope-1 guide through the largest sampled point: where a
+            # linear-time epoch would lie.
+            x1, y1 = xs[-1], ys[-1]
+            x0 = min(r['train_interactions'] for r in rows)
+            ax.plot([x0, x1], [y1 * x0 / x1, y1], ls='--', color='grey',
+                    label='slope 1 (linear)')
         ax.set_xscale('log')
         ax.set_yscale('log')
         ax.set_xlabel('training interactions')
@@ -334,6 +345,8 @@ def main() -> None:
     from lirdrec_pyg.train.io import atomic_write_json
     if args.plot_only:
         result = json.loads(Path(args.json).read_text())
+        result['slopes'] = fit_slopes(result['rows'])
+        atomic_write_json(args.json, result)
         plot(result, Path(args.plot))
         return
     previous: Dict[int, Dict[str, Any]] = {}
