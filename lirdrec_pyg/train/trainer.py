@@ -312,6 +312,7 @@ class Trainer:
             total += loss
             first_bad = torch.where(torch.isfinite(loss) | (first_bad < b),
                                     first_bad, b)
+        self.model.on_epoch_end(epoch)
         return self._epoch_loss(epoch, total, first_bad, num_batches)
 
     def _batch(self, users: torch.Tensor, pos: torch.Tensor,
