@@ -17,6 +17,7 @@ from lirdrec_pyg.distributed.sharding import (Sharding, adjacency_rows,
                                               pad_rows,
                                               padded_item_columns,
                                               sharded_adjacency, split_range)
+from lirdrec_pyg.distributed.optim import ShardedAdam
 from lirdrec_pyg.distributed.propagation import (padded_propagation,
                                                  sharded_propagation)
 
@@ -25,5 +26,5 @@ __all__ = [
     'backend_for', 'init_process_group', 'is_main_process', 'Sharding',
     'split_range', 'adjacency_rows', 'sharded_adjacency',
     'sharded_propagation', 'padded_adjacency', 'padded_item_columns',
-    'padded_propagation', 'pad_rows',
+    'padded_propagation', 'pad_rows', 'ShardedAdam',
 ]

@@ -49,40 +49,31 @@ def sharded_propagation(propagation: LightGCNPropagation, x_local: Tensor,
     return total
 
 
-def padded_propagation(propagation: LightGCNPropagation, x_first: Tensor,
-                       x_local: Tensor, adj_first: Tensor, adj_rows: Tensor,
-                       sharding: Sharding) -> Tensor:
+def padded_propagation(propagation: LightGCNPropagation, x_local: Tensor,
+                       adj_rows: Tensor, sharding: Sharding) -> Tensor:
     r"""This rank's rows of :obj:`propagation(x, adj)` in its padded local
-    layout (see :func:`~lirdrec_pyg.distributed.padded_adjacency`): the
-    first layer reads :obj:`x_first` through :obj:`adj_first` (e.g. all
-    users, which every rank has, followed by the gathered item blocks), the
-    next ones the gathered padded rows of the previous layer through
-    :obj:`adj_rows`, with no reordering in between; the padding rows stay
-    zero.
+    layout (see :func:`~lirdrec_pyg.distributed.padded_adjacency`): every
+    layer multiplies the rank's rows of the adjacency by the gathered padded
+    rows of the previous layer
+    (:meth:`~lirdrec_pyg.distributed.Sharding.gather_padded`), with no
+    reordering in between; the padding rows stay zero.
 
     Args:
         propagation (LightGCNPropagation): The layer (its number of layers
             and combination).
-        x_first (torch.Tensor): The columns of :obj:`adj_first`.
         x_local (torch.Tensor): The rank's padded rows of
             :math:`\mathbf{E}^{(0)}`, :obj:`[padded_users + padded_items, F]`
             (zero in the padding).
-        adj_first (torch.Tensor): The rank's padded rows of the adjacency,
-            columns as :obj:`x_first`.
-        adj_rows (torch.Tensor): The same rows, columns in the layout of
-            :meth:`~lirdrec_pyg.distributed.Sharding.gather_padded`.
+        adj_rows (torch.Tensor): The rank's padded rows of the adjacency,
+            columns in the layout of :meth:`Sharding.gather_padded`.
         sharding (Sharding): The rank's share.
     """
     combine = propagation.combine
     h = x_local
     total = x_local
-    for layer in range(propagation.num_layers):
-        if layer == 0:
-            h = sparse_propagate(x_first, adj_first, normalize=False,
-                                 symmetric=False)
-        else:
-            h = sparse_propagate(sharding.gather_padded(h), adj_rows,
-                                 normalize=False, symmetric=False)
+    for _ in range(propagation.num_layers):
+        h = sparse_propagate(sharding.gather_padded(h), adj_rows,
+                             normalize=False, symmetric=False)
         if combine != 'last':
             total = total + h
     if combine == 'last':

@@ -122,6 +122,14 @@ class Recommender(torch.nn.Module):
     def on_epoch_start(self, epoch: int) -> None:
         r"""Called by the trainer before epoch :obj:`epoch` (from 1)."""
 
+    def user_row_parameters(self) -> List[str]:
+        r"""The names of the parameters with one row per user of which a
+        sharded training step reads only the rows of the process's users;
+        that process alone updates them (see
+        :class:`~lirdrec_pyg.distributed.ShardedAdam`), and the model
+        exchanges them in :meth:`on_epoch_end`. Default: none."""
+        return []
+
     def on_epoch_end(self, epoch: int) -> None:
         r"""Called by the trainer after the training steps of epoch
         :obj:`epoch`, before evaluation and checkpoint (e.g. a sharded model

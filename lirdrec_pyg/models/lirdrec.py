@@ -144,13 +144,16 @@ class LIRDRec(Recommender):
             by default. (default: :obj:`"float32"`)
 
     Shardable (:meth:`shard`): every process encodes only its block of
-    items (and keeps only that block of the DCT input), gathers the
-    normalised item encodings, propagates the rows of its users and items
-    (the exchanged blocks are read in their gathered, padded layout, without
+    items (and keeps only that block of the DCT input), normalises only its
+    users' preference rows, propagates the rows of its users and items (the
+    exchanged blocks are read in their gathered, padded layout, without
     reordering), runs PWC on its users and the BPR terms of the triples of
     its users, and gathers the propagated items once for the item graph.
-    The ranks exchange PWC's recorded attention at the end of every epoch
-    (:meth:`on_epoch_end`), so its state is the same everywhere.
+    Its users' rows of :obj:`user_preference` and :math:`\mathbf{\Theta}`
+    get their whole gradient on this process only, which updates them alone
+    (:meth:`user_row_parameters`); the ranks exchange those rows and PWC's recorded
+    attention at the end of every epoch (:meth:`on_epoch_end`), so the state
+    is the same everywhere.
     """
     shardable = True
     supports_subgraph = True
@@ -309,8 +312,6 @@ class LIRDRec(Recommender):
                 self.register_buffer(name,
                                      getattr(self, name)[start:end].clone(),
                                      persistent=False)
-        self.register_graph('adj_first', padded_adjacency(
-            self.adj, sharding, columns='users+items'))
         self.register_graph('adj_rows', padded_adjacency(self.adj, sharding))
         if self.use_item_graph:
             self.register_graph('item_graph_padded', padded_item_columns(
@@ -328,20 +329,17 @@ class LIRDRec(Recommender):
 
     def _propagate_local(self) -> Tensor:
         r"""This rank's propagated rows in its padded local layout (see
-        :func:`~lirdrec_pyg.distributed.padded_adjacency`). Every rank
-        normalises all users (cheaper than gathering them) and gathers the
-        items, which each rank encodes a block of."""
+        :func:`~lirdrec_pyg.distributed.padded_adjacency`), from its own
+        users' preference rows and its own items' encodings only."""
         sharding = self.sharding
-        items = self.item_branches(*self._encoder_inputs())
-        items = pad_rows(l2_normalize(items).flatten(1),
-                         sharding.padded_items)
-        users = l2_normalize(self.user_preference).flatten(1)
         start, end = sharding.user_range
-        local = torch.cat([pad_rows(users[start:end], sharding.padded_users),
-                           items])
-        first = torch.cat([users, sharding.gather_padded(items)])
-        return padded_propagation(self.propagation, first, local,
-                                  self.adj_first, self.adj_rows, sharding)
+        users = l2_normalize(self.user_preference[start:end]).flatten(1)
+        items = l2_normalize(self.item_branches(
+            *self._encoder_inputs())).flatten(1)
+        local = torch.cat([pad_rows(users, sharding.padded_users),
+                           pad_rows(items, sharding.padded_items)])
+        return padded_propagation(self.propagation, local, self.adj_rows,
+                                  sharding)
 
     def propagate(self) -> Tuple[Tensor, Tensor]:
         r"""The propagated :math:`(\mathbf{E}_U, \mathbf{E}_I)`, before any
@@ -506,21 +504,34 @@ class LIRDRec(Recommender):
             if module is not None:
                 module.step_epoch(epoch)
 
+    def user_row_parameters(self) -> List[str]:
+        r""":obj:`user_preference` and PWC's :math:`\mathbf{\Theta}`: a
+        sharded step reads only the rank's users' rows of them."""
+        if self.sharding is None:
+            return []
+        return ['user_preference'] + (['pwc.theta'] if self.pwc is not None
+                                      else [])
+
     @torch.no_grad()
     def on_epoch_end(self, epoch: int) -> None:
-        r"""With several processes, every rank has recorded PWC's attention
-        of its own users only: the ranks exchange them, so that PWC's state
+        r"""With several processes, every rank has updated the preference
+        rows, :math:`\mathbf{\Theta}` rows and PWC's recorded attention of
+        its own users only: the ranks exchange them, so that the whole state
         (and the copy of the next :meth:`on_epoch_start`) is the same
-        everywhere."""
+        everywhere before evaluation and checkpoints."""
         sharding = self.sharding
-        if sharding is None or sharding.world_size == 1 or self.pwc is None:
+        if sharding is None or sharding.world_size == 1:
             return
         start, end = sharding.user_range
-        pwc = self.pwc
-        pwc.last_alpha.copy_(sharding.gather_users(
-            pwc.last_alpha[start:end].contiguous()))
-        recorded = sharding.gather_users(pwc.recorded[start:end].float())
-        pwc.recorded.copy_(recorded > 0.5)
+        tensors = [self.user_preference]
+        if self.pwc is not None:
+            tensors += [self.pwc.theta, self.pwc.last_alpha]
+            recorded = sharding.gather_users(
+                self.pwc.recorded[start:end].float())
+            self.pwc.recorded.copy_(recorded > 0.5)
+        for tensor in tensors:
+            tensor.copy_(sharding.gather_users(
+                tensor[start:end].contiguous()))
 
     @torch.no_grad()
     def item_representations(self, features: Mapping[str, Tensor]) -> Tensor:
