@@ -8,7 +8,8 @@ from torch_geometric.data import HeteroData
 from lirdrec_pyg.checks import check_one_of
 from lirdrec_pyg.data.hetero import get_modalities
 from lirdrec_pyg.distributed import (Sharding, pad_rows, padded_adjacency,
-                                    padded_item_columns, padded_propagation)
+                                    padded_item_columns, padded_propagation,
+                                    symmetric_padded_propagation)
 from lirdrec_pyg.loader.subgraph import SubgraphBatch
 from lirdrec_pyg.models.base import (Recommender, check_positive,
                                      dot_bpr_loss, embedding_bpr_loss,
@@ -18,7 +19,7 @@ from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.functional import l2_normalize, mean_square
 from lirdrec_pyg.nn.fusion import PWCFusion
 from lirdrec_pyg.nn.multimodal import MultimodalTransform
-from lirdrec_pyg.nn.propagation import (LightGCNPropagation,
+from lirdrec_pyg.nn.propagation import (LightGCNPropagation, is_symmetric,
                                          sparse_propagate)
 from lirdrec_pyg.nn.rows import gather_rows
 from lirdrec_pyg.transforms.adjacency import (add_identity, csr_from_coo,
@@ -338,8 +339,9 @@ class LIRDRec(Recommender):
             *self._encoder_inputs())).flatten(1)
         local = torch.cat([pad_rows(users, sharding.padded_users),
                            pad_rows(items, sharding.padded_items)])
-        return padded_propagation(self.propagation, local, self.adj_rows,
-                                  sharding)
+        propagate = symmetric_padded_propagation if is_symmetric(self.adj) \
+            else padded_propagation
+        return propagate(self.propagation, local, self.adj_rows, sharding)
 
     def propagate(self) -> Tuple[Tensor, Tensor]:
         r"""The propagated :math:`(\mathbf{E}_U, \mathbf{E}_I)`, before any

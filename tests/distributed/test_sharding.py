@@ -5,8 +5,10 @@ from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.distributed import (Sharding, ShardedAdam, adjacency_rows,
                                      check_device, padded_adjacency,
                                      padded_item_columns, resolve_device,
-                                     sharded_adjacency, split_range)
+                                     sharded_adjacency, split_range,
+                                     symmetric_padded_propagation)
 from lirdrec_pyg.models import create_model
+from lirdrec_pyg.nn import LightGCNPropagation
 from lirdrec_pyg.train import FullRankingEvaluator
 from lirdrec_pyg.train.trainer import TrainConfig, make_adam, seed_everything
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
@@ -201,7 +203,10 @@ def test_sharded_adam_in_one_process_is_adam():
     a = [table.detach().clone().requires_grad_(),
          weight.detach().clone().requires_grad_()]
     sharding = Sharding(6, 2)
-    make = lambda params: make_adam(params, lr=0.1, weight_decay=0.01)
+
+    def make(params):
+        return make_adam(params, lr=0.1, weight_decay=0.01)
+
     sharded = ShardedAdam([('table', table), ('weight', weight)], ['table'],
                           sharding, make)
     plain = make(a)
@@ -232,3 +237,27 @@ def test_sharded_adam_in_one_process_is_adam():
     with pytest.raises(ValueError, match="'weight', which is not a trainable "
                        "parameter with one row per user"):
         ShardedAdam([('weight', weight)], ['weight'], sharding, make)
+
+
+@pytest.mark.parametrize('combine', ['sum', 'mean', 'last'])
+def test_symmetric_padded_propagation_equals_the_propagation(combine):
+    # The one-node power sum (backward = the same operator on the gradient)
+    # against the layer-by-layer product of a normalised, symmetric graph.
+    data = make_synthetic(num_users=9, num_items=6, interactions_per_user=3,
+                          seed=2)
+    adj = get_ui_adjacency(data)
+    sharding = Sharding(9, 6)
+    propagation = LightGCNPropagation(2, combine, normalize=False)
+    rows = padded_adjacency(adj, sharding)
+    x = torch.randn(15, 4, requires_grad=True)
+    weight = torch.randn(15, 4)
+    out = symmetric_padded_propagation(propagation, x, rows, sharding)
+    (out * weight).sum().backward()
+    grad, x.grad = x.grad, None
+    dense = adj.to_dense()
+    layers = [x, dense @ x, dense @ dense @ x]
+    expected = {'sum': sum(layers), 'mean': sum(layers) / 3,
+                'last': layers[-1]}[combine]
+    (expected * weight).sum().backward()
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(grad, x.grad, atol=1e-6)
