@@ -1,12 +1,18 @@
-r"""Mini-batches on sampled subgraphs (PyG's neighbour sampler) for the
-linear-time training mode (``train.mode: sampled``)."""
+r"""Mini-batches on sampled subgraphs (a vectorised neighbour sampler in
+pure PyTorch) for the linear-time training mode (``train.mode: sampled``)."""
+from lirdrec_pyg.loader.neighbor import (
+    NeighborSubgraph,
+    csr_segments,
+    sample_neighbors,
+    sample_subgraph,
+)
 from lirdrec_pyg.loader.subgraph import (
-    WITH_NEIGHBOR_SAMPLING,
     BPRSubgraphLoader,
     BPRSubgraphSampler,
     SubgraphBatch,
     resolve_num_neighbors,
 )
 
-__all__ = ['WITH_NEIGHBOR_SAMPLING', 'BPRSubgraphLoader',
-           'BPRSubgraphSampler', 'SubgraphBatch', 'resolve_num_neighbors']
+__all__ = ['BPRSubgraphLoader', 'BPRSubgraphSampler', 'SubgraphBatch',
+           'resolve_num_neighbors', 'NeighborSubgraph', 'csr_segments',
+           'sample_neighbors', 'sample_subgraph']

@@ -1,12 +1,13 @@
-r"""Sampled-subgraph mini-batches of BPR triples on PyG's neighbour sampler.
+r"""Sampled-subgraph mini-batches of BPR triples.
 
 A batch of :math:`(u, i^+, i^-)` triples needs the :math:`L`-layer
 representations of its users and items only. Their :math:`L`-hop
-neighbourhood is sampled with PyG's
-:class:`~torch_geometric.sampler.NeighborSampler` (the sampler of
-:class:`~torch_geometric.loader.NeighborLoader`) on the bipartite graph in
-one index space (users first, then items), and the propagation runs on that
-subgraph, with the **full graph's** normalisation
+neighbourhood is sampled on the bipartite graph in one index space (users
+first, then items) by :func:`~lirdrec_pyg.loader.sample_subgraph` (the
+scheme of PyG's :class:`~torch_geometric.sampler.NeighborSampler`, the
+sampler of :class:`~torch_geometric.loader.NeighborLoader`, vectorised in
+pure PyTorch), and the propagation runs on that subgraph, with the **full
+graph's** normalisation
 
 .. math::
     \tilde{a}_{vw} = \frac{1}{\sqrt{d_v d_w}} \cdot \frac{d_v}{s_v},
@@ -18,27 +19,18 @@ estimate of the full one; with every neighbour kept it is one, and the seed
 nodes' outputs equal full-graph propagation exactly. A step costs
 :math:`O(B \prod_l k_l)` whatever the size of the graph, so an epoch of
 :math:`E / B` steps is linear in the number of interactions :math:`E`.
-
-Neighbour sampling in PyG needs ``pyg-lib`` or ``torch-sparse`` (the
-``ext`` extra: ``pip install -e .[ext]``).
 """
 import warnings
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Union
 
 import torch
-import torch_geometric.typing
 from torch import Tensor
-from torch_geometric.data import Data
 
-from lirdrec_pyg.transforms.adjacency import check_edge_index, csr_from_coo
+from lirdrec_pyg.loader.neighbor import sample_subgraph
+from lirdrec_pyg.transforms.adjacency import check_edge_index
 
 __all__ = ['SubgraphBatch', 'BPRSubgraphSampler', 'BPRSubgraphLoader',
-           'WITH_NEIGHBOR_SAMPLING', 'resolve_num_neighbors']
-
-#: Whether PyG can sample neighbourhoods here (``pyg-lib`` or
-#: ``torch-sparse`` installed).
-WITH_NEIGHBOR_SAMPLING = bool(torch_geometric.typing.WITH_PYG_LIB
-                              or torch_geometric.typing.WITH_TORCH_SPARSE)
+           'resolve_num_neighbors']
 
 
 class SubgraphBatch(NamedTuple):
@@ -113,58 +105,61 @@ class BPRSubgraphSampler:
         eps (float, optional): Degree guard of the normalisation, as in
             :func:`~lirdrec_pyg.transforms.bipartite_normalized_adjacency`.
             (default: :obj:`1e-7`)
+        generator (torch.Generator, optional): The random source of the
+            neighbour draws (default: torch's global one).
     """
     def __init__(self, edge_index: Tensor, num_users: int, num_items: int,
-                 num_neighbors: Sequence[int], eps: float = 1e-7) -> None:
-        if not WITH_NEIGHBOR_SAMPLING:
-            raise ImportError(
-                "train.mode='sampled' samples neighbourhoods with PyG, which "
-                "needs 'torch-sparse' or 'pyg-lib': install the ext extra "
-                "(`pip install -e .[ext]` or `make install-ext`)")
-        from torch_geometric.sampler import NeighborSampler
+                 num_neighbors: Sequence[int], eps: float = 1e-7,
+                 generator: Optional[torch.Generator] = None) -> None:
         check_edge_index(edge_index, num_users, num_items)
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.num_neighbors = resolve_num_neighbors(list(num_neighbors),
                                                    len(num_neighbors))
+        self.generator = generator
         user = edge_index[0].long().cpu()
         item = edge_index[1].long().cpu() + self.num_users
         num_nodes = self.num_users + self.num_items
-        both = torch.stack([torch.cat([user, item]), torch.cat([item, user])])
-        self.degree = torch.bincount(both[0], minlength=num_nodes).float()
+        # CSR of the symmetric bipartite graph: row v lists v's neighbours.
+        src = torch.cat([user, item])
+        dst = torch.cat([item, user])
+        perm = torch.argsort(src * num_nodes + dst)
+        self.col = dst[perm]
+        count = torch.bincount(src, minlength=num_nodes)
+        self.rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+        self.rowptr[1:] = torch.cumsum(count, 0)
+        self.degree = count.float()
         self.deg_inv_sqrt = (self.degree + eps).pow(-0.5)
-        graph = Data(edge_index=both, num_nodes=num_nodes)
-        with warnings.catch_warnings():
-            # PyG asks for pyg-lib, which has no wheels on PyPI; the
-            # torch-sparse path samples the same way.
-            warnings.filterwarnings('ignore', message='.*pyg-lib')
-            self.sampler = NeighborSampler(graph,
-                                           num_neighbors=self.num_neighbors)
+        # Global -> local ids of a batch's subgraph, reset after each batch
+        # so that a step never touches all nodes.
+        self.node_map = torch.full((num_nodes, ), -1, dtype=torch.long)
 
     def sample(self, users: Tensor, pos_items: Tensor, neg_items: Tensor,
                extra_items: Optional[Tensor] = None) -> SubgraphBatch:
         r"""The subgraph of the triples :obj:`(users, pos_items,
         neg_items)` (global ids); :obj:`extra_items` are further item seeds
         a model needs (e.g. item-graph neighbours)."""
-        from torch_geometric.sampler import NodeSamplerInput
         U = self.num_users
         parts = [users, pos_items + U, neg_items + U]
         if extra_items is not None:
             parts.append(extra_items + U)
         seeds, inverse = torch.unique(torch.cat(parts), return_inverse=True)
-        out = self.sampler.sample_from_nodes(
-            NodeSamplerInput(input_id=None, node=seeds))
-        node = out.node
-        if not torch.equal(node[:seeds.numel()], seeds):
-            raise RuntimeError("PyG's sampler did not return the seeds first")
-        # Messages flow from the sampled neighbour (row) to the node it was
-        # sampled for (col).
-        src, dst = out.row, out.col
+        sub = sample_subgraph(self.rowptr, self.col, seeds,
+                              self.num_neighbors, self.generator,
+                              self.node_map)
+        node, dst, src = sub.node, sub.row, sub.col
         n = node.numel()
-        sampled = torch.bincount(dst, minlength=n).float()
         g_src, g_dst = node[src], node[dst]
-        scale = self.degree[g_dst] / sampled[dst]
+        # d_v / s_v: every neighbour of v is kept with probability s_v / d_v.
+        scale = self.degree[g_dst] / sub.num_sampled[dst]
         value = self.deg_inv_sqrt[g_src] * self.deg_inv_sqrt[g_dst] * scale
-        adj = csr_from_coo(dst, src, value, n, n)
+        # The edges come grouped by their row (the node sampled for), in
+        # the order of 'node', so the CSR needs no sort.
+        crow = torch.zeros(n + 1, dtype=torch.long)
+        crow[1:] = torch.cumsum(sub.num_sampled, 0)
+        with warnings.catch_warnings():
+            # CSR support is flagged "beta" by torch.
+            warnings.simplefilter('ignore', UserWarning)
+            adj = torch.sparse_csr_tensor(crow, src, value, (n, n))
         b = users.numel()
         return SubgraphBatch(node, adj, seeds.numel(), inverse[:b],
                              inverse[b:2 * b], inverse[2 * b:3 * b], users,

@@ -3,7 +3,6 @@ import torch
 
 from lirdrec_pyg.data import BPRSampler, make_synthetic
 from lirdrec_pyg.loader import (
-    WITH_NEIGHBOR_SAMPLING,
     BPRSubgraphLoader,
     BPRSubgraphSampler,
     resolve_num_neighbors,
@@ -11,10 +10,6 @@ from lirdrec_pyg.loader import (
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.models.base import UI
 from lirdrec_pyg.train.sampled import subgraph_batch_loss
-
-needs_sampler = pytest.mark.skipif(
-    not WITH_NEIGHBOR_SAMPLING,
-    reason="PyG's neighbour sampling needs torch-sparse or pyg-lib")
 
 
 def small_data():
@@ -34,7 +29,6 @@ def dense_grads(model):
             for name, p in model.named_parameters() if p.grad is not None}
 
 
-@needs_sampler
 @pytest.mark.parametrize('num_layers,combine', [(1, 'mean'), (2, 'mean'),
                                                 (3, 'sum')])
 def test_lightgcn_every_neighbour_equals_full_graph(num_layers, combine):
@@ -79,7 +73,6 @@ def test_lightgcn_every_neighbour_equals_full_graph(num_layers, combine):
                                    atol=1e-6, rtol=0)
 
 
-@needs_sampler
 def test_lirdrec_every_neighbour_equals_full_graph_without_regulariser():
     # The BPR term only reads the batch's rows, so with every neighbour kept
     # it matches full-graph training exactly, for every parameter; the
@@ -107,7 +100,6 @@ def test_lirdrec_every_neighbour_equals_full_graph_without_regulariser():
                                    atol=1e-6, rtol=1e-5)
 
 
-@needs_sampler
 def test_lirdrec_subgraph_encodes_only_the_sampled_items():
     data = small_data()
     model = create_model('lirdrec', data, knn_k=3)
@@ -127,7 +119,6 @@ def test_lirdrec_subgraph_encodes_only_the_sampled_items():
     assert set(seeds.tolist()) >= set(items.tolist())
 
 
-@needs_sampler
 def test_sampled_neighbourhoods_are_graph_edges_with_the_fan_out():
     data = small_data()
     U = data['user'].num_nodes
@@ -148,7 +139,6 @@ def test_sampled_neighbourhoods_are_graph_edges_with_the_fan_out():
                        degree[seeds].long().clamp(max=3))
 
 
-@needs_sampler
 def test_sampled_propagation_is_unbiased():
     # d_v / s_v rescaling: averaged over many draws, one sampled layer at
     # the seeds approaches the full-graph layer.
@@ -172,7 +162,6 @@ def test_sampled_propagation_is_unbiased():
     assert error < 0.25 * one_draw
 
 
-@needs_sampler
 def test_loader_covers_the_epoch_in_batches():
     data = small_data()
     users, pos, neg = triples(data, size=25)
@@ -193,11 +182,3 @@ def test_resolve_num_neighbors():
         resolve_num_neighbors([1, 2], 3)
     with pytest.raises(ValueError, match='num_neighbors'):
         resolve_num_neighbors([0, 2], 2)
-
-
-def test_sampler_without_torch_sparse_says_what_to_install(monkeypatch):
-    import lirdrec_pyg.loader.subgraph as subgraph
-    monkeypatch.setattr(subgraph, 'WITH_NEIGHBOR_SAMPLING', False)
-    data = small_data()
-    with pytest.raises(ImportError, match=r'torch-sparse.*\.\[ext\]'):
-        subgraph.BPRSubgraphSampler(data[UI].edge_index, 50, 35, [2])

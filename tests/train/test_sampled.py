@@ -1,17 +1,12 @@
 import pytest
 import torch
 
-from lirdrec_pyg.loader import WITH_NEIGHBOR_SAMPLING
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train import TrainConfig, Trainer
 from lirdrec_pyg.train.sampled import CombinedOptimizer, make_sampled_optimizer
 from lirdrec_pyg.train.trainer import CHECKPOINT
 from tests.train import helpers
 from tests.train.helpers import small_data
-
-needs_sampler = pytest.mark.skipif(
-    not WITH_NEIGHBOR_SAMPLING,
-    reason="PyG's neighbour sampling needs torch-sparse or pyg-lib")
 
 
 @pytest.fixture(scope='module')
@@ -24,14 +19,12 @@ def fit(data, **train):
                                 'num_neighbors': 5, **train})
 
 
-@needs_sampler
 def test_sampled_training_beats_popularity(data):
     pop, _ = fit(data, model='popularity')
     trained, net = fit(data, epochs=30, lr=1e-2)
     assert trained.test['Recall@20'] > 1.3 * pop.test['Recall@20']
 
 
-@needs_sampler
 def test_sampled_lirdrec_trains(data):
     result, net = fit(data, model='lirdrec', epochs=3, lr=1e-3)
     losses = [h['loss'] for h in result.history]
@@ -42,7 +35,6 @@ def test_sampled_lirdrec_trains(data):
     assert int(net.pwc.recorded.sum()) == users.numel()
 
 
-@needs_sampler
 def test_sampled_resume_gives_the_uninterrupted_result(data, tmp_path):
     full, _ = fit(data, out_dir=tmp_path / 'full')
     original = Trainer._train_epoch
