@@ -1,7 +1,8 @@
 """Training epochs with 2 processes x 1 thread against 1 process x 1 thread,
-alternated: per-epoch time and peak memory per rank of LightGCN and LIRDRec
-on lastfm2k and on a Baby-sized synthetic graph (19,445 users, 7,050 items,
-4,096-d + 384-d features).
+alternated: per-epoch time and peak memory per rank (overall, and of the
+training epochs alone) of LightGCN and LIRDRec on lastfm2k and on a
+Baby-sized synthetic graph (19,445 users, 7,050 items, 4,096-d + 384-d
+features).
 
     python benchmarks/distributed.py                      # everything
     python benchmarks/distributed.py --datasets baby_sized --models lirdrec \\
@@ -40,7 +41,11 @@ def child(args: argparse.Namespace) -> int:
     row = {'dataset': args.dataset, 'model': args.model,
            'processes': trainer.sharding.world_size,
            'rank': trainer.sharding.rank, 'threads': torch.get_num_threads()}
+    reset_peak = reset_peak_rss()
     row.update(time_epochs(trainer, args.epochs, args.steps))
+    # The peak of the training epochs alone (the data and the model are
+    # resident; the load's and the build's temporaries are not).
+    row['train_peak_mib'] = round(vm_hwm_mib(), 1) if reset_peak else None
     row['peak_mib'] = round(peak_mib(), 1)
     row['data_peak_mib'] = round(data_peak, 1)
     row['build_peak_mib'] = round(build_peak, 1)
@@ -48,6 +53,27 @@ def child(args: argparse.Namespace) -> int:
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0
+
+
+def reset_peak_rss() -> bool:
+    r"""Resets this process's peak resident memory (Linux's VmHWM, via
+    ``/proc/self/clear_refs``); whether that worked."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def vm_hwm_mib() -> float:
+    r"""The peak resident memory since the last :func:`reset_peak_rss`,
+    MiB."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
+    return float('nan')
 
 
 def free_port() -> int:
@@ -83,6 +109,9 @@ def run(processes: int, dataset: str, model: str, epochs: int,
             'data_peak_mib_per_rank': [r['data_peak_mib'] for r in
                                        sorted(rows, key=lambda r: r['rank'])],
             'build_peak_mib_per_rank': [r['build_peak_mib'] for r in
+                                        sorted(rows,
+                                               key=lambda r: r['rank'])],
+            'train_peak_mib_per_rank': [r['train_peak_mib'] for r in
                                         sorted(rows,
                                                key=lambda r: r['rank'])],
             'threads': rows[0]['threads']}
@@ -136,6 +165,10 @@ def main(argv=None) -> int:
             'peak_mib_1p': max(max(r['peak_mib_per_rank']) for r in by[1]),
             'peak_mib_2p_per_rank': max(max(r['peak_mib_per_rank'])
                                         for r in by[2]),
+            'train_peak_mib_1p': max(max(r['train_peak_mib_per_rank'])
+                                     for r in by[1]),
+            'train_peak_mib_2p_per_rank': max(
+                max(r['train_peak_mib_per_rank']) for r in by[2]),
             'load_average': os.getloadavg()[0]}), flush=True)
     return 0
 

@@ -70,7 +70,6 @@ def time_epochs(trainer: Any, epochs: int, steps: Optional[int] = None
     epoch is cut to its first :obj:`steps` batches and the time is scaled
     to the full epoch (reported as estimated)."""
     from lirdrec_pyg.data import UI, BPRSampler
-    from lirdrec_pyg.train.trainer import make_adam
 
     model, cfg = trainer.model, trainer.config
     sampler = BPRSampler(trainer.data[UI].edge_index.to(trainer.device),
@@ -79,7 +78,7 @@ def time_epochs(trainer: Any, epochs: int, steps: Optional[int] = None
     timed = sampler
     if steps is not None and steps < full_steps:
         timed = _FirstTriples(sampler, steps * cfg.batch_size)
-    optimizer = make_adam(model.parameters(), cfg.lr, cfg.weight_decay)
+    optimizer = trainer.make_optimizer()
     seconds: List[float] = []
     cpu: List[float] = []
     for epoch in range(1, epochs + 2):

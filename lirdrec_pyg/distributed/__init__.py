@@ -13,12 +13,19 @@ from lirdrec_pyg.distributed.process import (DEVICES, backend_for,
                                              init_process_group,
                                              is_main_process, resolve_device)
 from lirdrec_pyg.distributed.sharding import (Sharding, adjacency_rows,
+                                              padded_adjacency,
+                                              pad_rows,
+                                              padded_item_columns,
                                               sharded_adjacency, split_range)
-from lirdrec_pyg.distributed.propagation import sharded_propagation
+from lirdrec_pyg.distributed.optim import ShardedAdam
+from lirdrec_pyg.distributed.propagation import (
+    padded_propagation, sharded_propagation, symmetric_padded_propagation)
 
 __all__ = [
     'DEVICES', 'check_device', 'resolve_device', 'env_world_size',
     'backend_for', 'init_process_group', 'is_main_process', 'Sharding',
     'split_range', 'adjacency_rows', 'sharded_adjacency',
-    'sharded_propagation',
+    'sharded_propagation', 'padded_adjacency', 'padded_item_columns',
+    'padded_propagation', 'symmetric_padded_propagation', 'pad_rows',
+    'ShardedAdam',
 ]

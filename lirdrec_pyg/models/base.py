@@ -122,6 +122,19 @@ class Recommender(torch.nn.Module):
     def on_epoch_start(self, epoch: int) -> None:
         r"""Called by the trainer before epoch :obj:`epoch` (from 1)."""
 
+    def user_row_parameters(self) -> List[str]:
+        r"""The names of the parameters with one row per user of which a
+        sharded training step reads only the rows of the process's users;
+        that process alone updates them (see
+        :class:`~lirdrec_pyg.distributed.ShardedAdam`), and the model
+        exchanges them in :meth:`on_epoch_end`. Default: none."""
+        return []
+
+    def on_epoch_end(self, epoch: int) -> None:
+        r"""Called by the trainer after the training steps of epoch
+        :obj:`epoch`, before evaluation and checkpoint (e.g. a sharded model
+        exchanges per-row state there)."""
+
     @torch.no_grad()
     def inference(self) -> Any:
         r"""What :meth:`score` needs, computed once per evaluation."""
@@ -298,7 +311,8 @@ def with_modalities(data: HeteroData, modalities: List[str]) -> HeteroData:
 
 
 def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,
-             sharding: Optional[Sharding] = None, eps: float = 0.0) -> Tensor:
+             sharding: Optional[Sharding] = None, eps: float = 0.0,
+             mask: Optional[Tensor] = None) -> Tensor:
     r"""The Bayesian personalised ranking loss of `"BPR: Bayesian
     Personalized Ranking from Implicit Feedback"
     <https://arxiv.org/abs/1205.2618>`_,
@@ -314,24 +328,27 @@ def bpr_loss(pos_scores: Tensor, neg_scores: Tensor,
     positive by more than about 23, which happens with large scores (e.g.
     unnormalised features). With :obj:`sharding`, the scores are this
     process's block of the batch and the result is its share
-    (:meth:`Sharding.batch_mean`).
+    (:meth:`Sharding.batch_mean`; with :obj:`mask`, of the triples it
+    marks).
     """
     diff = pos_scores - neg_scores
     if eps == 0.0:
         values = -torch.nn.functional.logsigmoid(diff)
     else:
         values = -torch.log(eps + torch.sigmoid(diff))
-    return values.mean() if sharding is None else sharding.batch_mean(values)
+    if sharding is None:
+        return values.mean()
+    return sharding.batch_mean(values, mask)
 
 
 def dot_bpr_loss(user: Tensor, pos: Tensor, neg: Tensor,
                  sharding: Optional[Sharding] = None,
-                 eps: float = 0.0) -> Tensor:
+                 eps: float = 0.0, mask: Optional[Tensor] = None) -> Tensor:
     r""":func:`bpr_loss` of dot-product scores
     :math:`\hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i` from the batch
     rows :obj:`user`, :obj:`pos` and :obj:`neg` (each :obj:`[B, d]`)."""
     return bpr_loss((user * pos).sum(-1), (user * neg).sum(-1), sharding,
-                    eps)
+                    eps, mask)
 
 
 def gather_triples(user_emb: Tensor, item_emb: Tensor, users: Tensor,

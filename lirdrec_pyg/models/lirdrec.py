@@ -7,8 +7,9 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import check_one_of
 from lirdrec_pyg.data.hetero import get_modalities
-from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
-                                    sharded_propagation)
+from lirdrec_pyg.distributed import (Sharding, pad_rows, padded_adjacency,
+                                    padded_item_columns, padded_propagation,
+                                    symmetric_padded_propagation)
 from lirdrec_pyg.loader.subgraph import SubgraphBatch
 from lirdrec_pyg.models.base import (Recommender, check_positive,
                                      dot_bpr_loss, embedding_bpr_loss,
@@ -18,7 +19,7 @@ from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.functional import l2_normalize, mean_square
 from lirdrec_pyg.nn.fusion import PWCFusion
 from lirdrec_pyg.nn.multimodal import MultimodalTransform
-from lirdrec_pyg.nn.propagation import (LightGCNPropagation,
+from lirdrec_pyg.nn.propagation import (LightGCNPropagation, is_symmetric,
                                          sparse_propagate)
 from lirdrec_pyg.nn.rows import gather_rows
 from lirdrec_pyg.transforms.adjacency import (add_identity, csr_from_coo,
@@ -144,11 +145,16 @@ class LIRDRec(Recommender):
             by default. (default: :obj:`"float32"`)
 
     Shardable (:meth:`shard`): every process encodes only its block of
-    items (and keeps only that block of the DCT input), gathers the
-    normalised item encodings, propagates the rows of its users and items,
-    and gathers the propagated rows; PWC, the item graph and the loss then
-    run on all rows in every process, which keeps PWC's state the same
-    everywhere.
+    items (and keeps only that block of the DCT input), normalises only its
+    users' preference rows, propagates the rows of its users and items (the
+    exchanged blocks are read in their gathered, padded layout, without
+    reordering), runs PWC on its users and the BPR terms of the triples of
+    its users, and gathers the propagated items once for the item graph.
+    Its users' rows of :obj:`user_preference` and :math:`\mathbf{\Theta}`
+    get their whole gradient on this process only, which updates them alone
+    (:meth:`user_row_parameters`); the ranks exchange those rows and PWC's recorded
+    attention at the end of every epoch (:meth:`on_epoch_end`), so the state
+    is the same everywhere.
     """
     shardable = True
     supports_subgraph = True
@@ -295,6 +301,8 @@ class LIRDRec(Recommender):
 
     def shard(self, sharding: Sharding) -> None:
         super().shard(sharding)
+        # The training loss keeps the triples of this rank's users.
+        sharding.split_by_user = True
         start, end = sharding.item_range
         # The encoder inputs of this process's items only; the full float32
         # features stay (views of the dataset's) for new-item neighbours.
@@ -305,7 +313,10 @@ class LIRDRec(Recommender):
                 self.register_buffer(name,
                                      getattr(self, name)[start:end].clone(),
                                      persistent=False)
-        self.register_graph('adj_rows', sharded_adjacency(self.adj, sharding))
+        self.register_graph('adj_rows', padded_adjacency(self.adj, sharding))
+        if self.use_item_graph:
+            self.register_graph('item_graph_padded', padded_item_columns(
+                self.item_adj_plus_identity, sharding))
 
     def _encoder_inputs(self) -> Tuple[List[Tensor], Optional[Tensor]]:
         if self.precision == 'bfloat16':
@@ -317,25 +328,33 @@ class LIRDRec(Recommender):
             xs = self._features()
         return xs, (self.s0 if self.shared is not None else None)
 
+    def _propagate_local(self) -> Tensor:
+        r"""This rank's propagated rows in its padded local layout (see
+        :func:`~lirdrec_pyg.distributed.padded_adjacency`), from its own
+        users' preference rows and its own items' encodings only."""
+        sharding = self.sharding
+        start, end = sharding.user_range
+        users = l2_normalize(self.user_preference[start:end]).flatten(1)
+        items = l2_normalize(self.item_branches(
+            *self._encoder_inputs())).flatten(1)
+        local = torch.cat([pad_rows(users, sharding.padded_users),
+                           pad_rows(items, sharding.padded_items)])
+        propagate = symmetric_padded_propagation if is_symmetric(self.adj) \
+            else padded_propagation
+        return propagate(self.propagation, local, self.adj_rows, sharding)
+
     def propagate(self) -> Tuple[Tensor, Tensor]:
         r"""The propagated :math:`(\mathbf{E}_U, \mathbf{E}_I)`, before any
         fusion or item graph, shape :obj:`[*, B * d]`."""
-        items = self.item_branches(*self._encoder_inputs())
         if self.sharding is None:
+            items = self.item_branches(*self._encoder_inputs())
             ego = torch.cat([self.user_preference, items], dim=0)
             ego = l2_normalize(ego).flatten(1)
             out = self.propagation(ego, self.adj)
         else:
-            # Every rank normalises all users (cheaper than gathering them)
-            # and gathers the items, which each rank encodes a block of.
-            start, end = self.sharding.user_range
-            users = l2_normalize(self.user_preference).flatten(1)
-            items = l2_normalize(items).flatten(1)
-            ego = torch.cat([users, self.sharding.gather_items(items)])
-            local = torch.cat([users[start:end], items])
-            out = self.sharding.gather_nodes(sharded_propagation(
-                self.propagation, local, self.adj_rows, self.sharding,
-                x_full=ego))
+            local = self._propagate_local()
+            out = self.sharding.gather_padded(local).index_select(
+                0, self.sharding.node_positions(local.device))
         return out[:self.num_users], out[self.num_users:]
 
     def _subgraph_encoder_inputs(self, items: Tensor
@@ -435,12 +454,49 @@ class LIRDRec(Recommender):
 
     def loss(self, users: Tensor, pos_items: Tensor,
              neg_items: Tensor) -> Tensor:
-        user, item = self.forward()
-        rank = embedding_bpr_loss(user, item, users, pos_items, neg_items,
-                                  sharding=self.sharding)
-        reg = self.regularization(user, item)
         if self.sharding is not None:
-            reg = self.sharding.share(reg)
+            return self._sharded_loss(users, pos_items, neg_items)
+        user, item = self.forward()
+        rank = embedding_bpr_loss(user, item, users, pos_items, neg_items)
+        return rank + self.reg_weight * self.regularization(user, item)
+
+    def _sharded_loss(self, users: Tensor, pos_items: Tensor,
+                      neg_items: Tensor) -> Tensor:
+        r"""This rank's share of the loss of the whole batch: PWC and the
+        user regulariser on its users only, the BPR terms of the triples of
+        its users, the item graph on all items (one gather of the
+        propagated items) and the item regulariser on its items. The shares
+        add up to the one-process loss, and no rank needs the other ranks'
+        users."""
+        sharding = self.sharding
+        out = self._propagate_local()
+        nu = sharding.num_local_users
+        start, end = sharding.user_range
+        user = out[:nu]
+        if self.pwc is not None:
+            user = self.pwc(user, torch.arange(start, end, device=out.device))
+        items = sharding.gather_padded(out[sharding.padded_users:])
+        if self.use_item_graph and self.pwc_item is None:
+            item = sparse_propagate(items, self.item_graph_padded,
+                                    normalize=False, symmetric=False)
+        else:
+            item = items.index_select(
+                0, sharding.item_positions(items.device))
+            if self.pwc_item is not None:
+                item = self.pwc_item(item)
+            if self.use_item_graph:
+                item = sparse_propagate(item, self.item_adj_plus_identity,
+                                        normalize=False, symmetric=False)
+        u = user.index_select(0, (users - start).clamp(0, nu - 1))
+        pos, neg = item.index_select(0, torch.cat([pos_items, neg_items])
+                                     ).split(pos_items.numel())
+        rank = dot_bpr_loss(u, pos, neg, sharding=sharding,
+                            mask=sharding.user_mask(users))
+        istart, iend = sharding.item_range
+        # The means over all users and items, as sums of the ranks' blocks.
+        reg = (mean_square(user) * (nu / self.num_users) +
+               mean_square(item[istart:iend]) *
+               (sharding.num_local_items / self.num_items))
         return rank + self.reg_weight * reg
 
     def on_epoch_start(self, epoch: int) -> None:
@@ -449,6 +505,35 @@ class LIRDRec(Recommender):
         for module in (self.pwc, self.pwc_item):
             if module is not None:
                 module.step_epoch(epoch)
+
+    def user_row_parameters(self) -> List[str]:
+        r""":obj:`user_preference` and PWC's :math:`\mathbf{\Theta}`: a
+        sharded step reads only the rank's users' rows of them."""
+        if self.sharding is None:
+            return []
+        return ['user_preference'] + (['pwc.theta'] if self.pwc is not None
+                                      else [])
+
+    @torch.no_grad()
+    def on_epoch_end(self, epoch: int) -> None:
+        r"""With several processes, every rank has updated the preference
+        rows, :math:`\mathbf{\Theta}` rows and PWC's recorded attention of
+        its own users only: the ranks exchange them, so that the whole state
+        (and the copy of the next :meth:`on_epoch_start`) is the same
+        everywhere before evaluation and checkpoints."""
+        sharding = self.sharding
+        if sharding is None or sharding.world_size == 1:
+            return
+        start, end = sharding.user_range
+        tensors = [self.user_preference]
+        if self.pwc is not None:
+            tensors += [self.pwc.theta, self.pwc.last_alpha]
+            recorded = sharding.gather_users(
+                self.pwc.recorded[start:end].float())
+            self.pwc.recorded.copy_(recorded > 0.5)
+        for tensor in tensors:
+            tensor.copy_(sharding.gather_users(
+                tensor[start:end].contiguous()))
 
     @torch.no_grad()
     def item_representations(self, features: Mapping[str, Tensor]) -> Tensor:

@@ -13,7 +13,7 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.data import BPRSampler
 from lirdrec_pyg.data.sampler import NEGATIVE_POOLS, negative_pool
-from lirdrec_pyg.distributed import (Sharding, check_device,
+from lirdrec_pyg.distributed import (Sharding, ShardedAdam, check_device,
                                     init_process_group, resolve_device)
 from lirdrec_pyg.models.base import Recommender, train_edge_index
 from lirdrec_pyg.train.evaluator import FullRankingEvaluator
@@ -275,6 +275,20 @@ class Trainer:
         acc.all_reduce_(self.sharding.all_reduce_, device=self.device)
         return acc.compute()
 
+    def make_optimizer(self) -> Any:
+        r"""Adam over the model's parameters; with several processes a
+        :class:`~lirdrec_pyg.distributed.ShardedAdam`, which sums the shared
+        parameters' gradients over the processes in :meth:`step` and
+        updates the rows of per-user tables on their owner only."""
+        cfg = self.config
+        if self.sharding.world_size == 1:
+            return make_adam(self.model.parameters(), cfg.lr,
+                             cfg.weight_decay)
+        return ShardedAdam(
+            list(self.model.named_parameters()),
+            self.model.user_row_parameters(), self.sharding,
+            lambda params: make_adam(params, cfg.lr, cfg.weight_decay))
+
     def _checkpoint(self, state: Dict[str, Any]) -> None:
         if self.out_dir is not None and self.is_main:
             atomic_torch_save(self.out_dir / CHECKPOINT, state)
@@ -306,12 +320,12 @@ class Trainer:
                                                     neg[sl]))
             optimizer.zero_grad()
             loss.backward()
-            self.sharding.all_reduce_gradients(self.model.parameters())
             optimizer.step()
             loss = loss.detach()
             total += loss
             first_bad = torch.where(torch.isfinite(loss) | (first_bad < b),
                                     first_bad, b)
+        self.model.on_epoch_end(epoch)
         return self._epoch_loss(epoch, total, first_bad, num_batches)
 
     def _batch(self, users: torch.Tensor, pos: torch.Tensor,
@@ -370,8 +384,7 @@ class Trainer:
             optimizer = make_sampled_optimizer(self.model, cfg.lr,
                                                cfg.weight_decay)
         else:
-            optimizer = make_adam(self.model.parameters(), cfg.lr,
-                                  cfg.weight_decay)
+            optimizer = self.make_optimizer()
         state: Dict[str, Any] = dict(epoch=0, best_score=-math.inf,
                                      best_epoch=0, valid={}, test={},
                                      bad_evals=0, history=[],

@@ -1,10 +1,12 @@
 """Two Gloo processes on this machine train one model together."""
+from pathlib import Path
+
 import pytest
 import torch
 import torch.multiprocessing as mp
 
 from lirdrec_pyg.models import create_model
-from lirdrec_pyg.train.trainer import Trainer, seed_everything
+from lirdrec_pyg.train.trainer import CHECKPOINT, Trainer, seed_everything
 from tests.distributed.workers import (MODELS, free_port, small_data,
                                        train_config, worker)
 
@@ -14,9 +16,24 @@ def ranks(tmp_path_factory):
     # Two processes of a few seconds each on a quiet machine; the timeout
     # leaves room for a machine shared with other jobs.
     out = tmp_path_factory.mktemp('two_ranks')
+    # The checkpoint of one process after epoch 1, for the ranks to resume.
+    data = small_data()
+    seed_everything(0)
+    Trainer(create_model('lirdrec', data), data, train_config(epochs=1),
+            out_dir=out / 'from_one').fit()
     mp.spawn(worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
     return [torch.load(out / f'rank{r}.pt', weights_only=False)
             for r in range(2)]
+
+
+@pytest.fixture(scope='module')
+def one_process_checkpoint(tmp_path_factory):
+    data = small_data()
+    out = tmp_path_factory.mktemp('one_process')
+    seed_everything(0)
+    Trainer(create_model('lirdrec', data), data, train_config(),
+            out_dir=out).fit()
+    return torch.load(out / CHECKPOINT, weights_only=True)
 
 
 @pytest.fixture(scope='module')
@@ -81,6 +98,33 @@ def test_resume_continues_like_one_uninterrupted_run(ranks):
                                   atol=1e-6), key
     # Only rank 0 wrote; the folder holds one checkpoint and one best model.
     assert ranks[0]['files'] == ['best_model.pt', 'checkpoint.pt']
+
+
+def test_checkpoint_optimizer_state_is_the_one_process_state(
+        ranks, one_process_checkpoint, tmp_path_factory):
+    # Rank 0's checkpoint after 2 epochs holds the whole Adam state (the
+    # per-user rows gathered from both ranks), as one process writes it.
+    run = Path(ranks[0]['run_dir'])
+    two = torch.load(run / CHECKPOINT, weights_only=True)['optimizer']
+    one = one_process_checkpoint['optimizer']
+    assert two['param_groups'] == one['param_groups']
+    assert two['state'].keys() == one['state'].keys()
+    for i, entry in one['state'].items():
+        assert torch.equal(two['state'][i]['step'], entry['step'])
+        for key in ('exp_avg', 'exp_avg_sq'):
+            assert two['state'][i][key].shape == entry[key].shape
+            assert torch.allclose(two['state'][i][key], entry[key],
+                                  rtol=1e-3, atol=1e-7), (i, key)
+
+
+def test_two_processes_resume_a_one_process_checkpoint(ranks):
+    for rank in ranks:
+        resumed, straight = rank['state_from_one'], rank['state_lirdrec']
+        for key in straight:
+            assert torch.allclose(resumed[key].float(),
+                                  straight[key].float(), atol=1e-4), key
+    for key, value in ranks[0]['state_from_one'].items():
+        assert torch.equal(value, ranks[1]['state_from_one'][key]), key
 
 
 def test_other_models_refuse_clearly(ranks):

@@ -2,12 +2,15 @@ import pytest
 import torch
 
 from lirdrec_pyg.data import make_synthetic
-from lirdrec_pyg.distributed import (Sharding, adjacency_rows, check_device,
-                                     resolve_device, sharded_adjacency,
-                                     split_range)
+from lirdrec_pyg.distributed import (Sharding, ShardedAdam, adjacency_rows,
+                                     check_device, padded_adjacency,
+                                     padded_item_columns, resolve_device,
+                                     sharded_adjacency, split_range,
+                                     symmetric_padded_propagation)
 from lirdrec_pyg.models import create_model
+from lirdrec_pyg.nn import LightGCNPropagation
 from lirdrec_pyg.train import FullRankingEvaluator
-from lirdrec_pyg.train.trainer import TrainConfig, seed_everything
+from lirdrec_pyg.train.trainer import TrainConfig, make_adam, seed_everything
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
 
 
@@ -137,3 +140,124 @@ def test_devices():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match='no CUDA device is available'):
             resolve_device('cuda')
+
+
+def _two_ranks(monkeypatch, num_users, num_items, rank):
+    # A rank's share of two processes, built without a process group: only
+    # the layout is used, no collective.
+    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
+    return Sharding(num_users, num_items, rank=rank, world_size=2)
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_padded_adjacency_reads_the_gathered_blocks(monkeypatch, rank):
+    # 5 users and 3 items: rank 0 owns 2 users and 1 item, rank 1 owns 3
+    # and 2, so rank 0's blocks are padded.
+    data = make_synthetic(num_users=5, num_items=3, interactions_per_user=2,
+                          seed=0)
+    adj = get_ui_adjacency(data)
+    sharding = _two_ranks(monkeypatch, 5, 3, rank)
+    x = torch.randn(8, 4)
+    gathered = torch.zeros(2 * (3 + 2), 4)
+    gathered[sharding.node_positions()] = x
+    rows = padded_adjacency(adj, sharding)
+    assert rows.shape == (5, 10)
+    out = rows.to_dense() @ gathered
+    expected = adj.to_dense() @ x
+    (us, ue), (is_, ie) = sharding.user_range, sharding.item_range
+    assert torch.allclose(out[:ue - us], expected[us:ue], atol=1e-6)
+    assert torch.allclose(out[3:3 + ie - is_], expected[5 + is_:5 + ie],
+                          atol=1e-6)
+    # The padding rows are empty.
+    assert torch.all(out[ue - us:3] == 0) and torch.all(out[3 + ie - is_:] == 0)
+
+    items = torch.randn(3, 4)
+    item_adj = torch.rand(3, 3).to_sparse_csr()
+    gathered_items = torch.zeros(4, 4)
+    gathered_items[sharding.item_positions()] = items
+    moved = padded_item_columns(item_adj, sharding)
+    assert torch.allclose(moved.to_dense() @ gathered_items,
+                          item_adj.to_dense() @ items, atol=1e-6)
+
+
+def test_split_by_user_keeps_the_whole_batch_and_masks_the_owners(
+        monkeypatch):
+    sharding = _two_ranks(monkeypatch, 10, 4, rank=1)
+    users = torch.tensor([0, 5, 9, 4, 7])
+    assert sharding.split_batch(users, users, users)[0].numel() == 3
+    sharding.split_by_user = True
+    assert sharding.split_batch(users, users, users)[0] is users
+    mask = sharding.user_mask(users)
+    assert mask.tolist() == [False, True, True, False, True]
+    values = torch.tensor([1., 2, 3, 4, 5])
+    # The owned triples' sum over the whole batch's size.
+    assert sharding.batch_mean(values, mask) == pytest.approx(10 / 5)
+
+
+def test_sharded_adam_in_one_process_is_adam():
+    # One process: the owned rows are all rows, and the optimizer must be
+    # one Adam over every parameter, state dict included.
+    torch.manual_seed(0)
+    table = torch.nn.Parameter(torch.randn(6, 3))
+    weight = torch.nn.Parameter(torch.randn(4))
+    a = [table.detach().clone().requires_grad_(),
+         weight.detach().clone().requires_grad_()]
+    sharding = Sharding(6, 2)
+
+    def make(params):
+        return make_adam(params, lr=0.1, weight_decay=0.01)
+
+    sharded = ShardedAdam([('table', table), ('weight', weight)], ['table'],
+                          sharding, make)
+    plain = make(a)
+    for step in range(3):
+        grads = [torch.randn(6, 3), torch.randn(4)]
+        table.grad, weight.grad = grads[0].clone(), grads[1].clone()
+        a[0].grad, a[1].grad = grads[0].clone(), grads[1].clone()
+        sharded.step()
+        plain.step()
+        sharded.zero_grad()
+        assert table.grad is None
+    assert torch.equal(table, a[0]) and torch.equal(weight, a[1])
+    state, expected = sharded.state_dict(), plain.state_dict()
+    assert state['param_groups'] == expected['param_groups']
+    for i in (0, 1):
+        for key in ('step', 'exp_avg', 'exp_avg_sq'):
+            assert torch.equal(state['state'][i][key],
+                               expected['state'][i][key])
+    # A fresh optimizer loaded from the state continues identically.
+    again = ShardedAdam([('table', table), ('weight', weight)], ['table'],
+                        sharding, make)
+    again.load_state_dict(state)
+    table.grad, weight.grad = torch.ones(6, 3), torch.ones(4)
+    a[0].grad, a[1].grad = torch.ones(6, 3), torch.ones(4)
+    again.step()
+    plain.step()
+    assert torch.equal(table, a[0]) and torch.equal(weight, a[1])
+    with pytest.raises(ValueError, match="'weight', which is not a trainable "
+                       "parameter with one row per user"):
+        ShardedAdam([('weight', weight)], ['weight'], sharding, make)
+
+
+@pytest.mark.parametrize('combine', ['sum', 'mean', 'last'])
+def test_symmetric_padded_propagation_equals_the_propagation(combine):
+    # The one-node power sum (backward = the same operator on the gradient)
+    # against the layer-by-layer product of a normalised, symmetric graph.
+    data = make_synthetic(num_users=9, num_items=6, interactions_per_user=3,
+                          seed=2)
+    adj = get_ui_adjacency(data)
+    sharding = Sharding(9, 6)
+    propagation = LightGCNPropagation(2, combine, normalize=False)
+    rows = padded_adjacency(adj, sharding)
+    x = torch.randn(15, 4, requires_grad=True)
+    weight = torch.randn(15, 4)
+    out = symmetric_padded_propagation(propagation, x, rows, sharding)
+    (out * weight).sum().backward()
+    grad, x.grad = x.grad, None
+    dense = adj.to_dense()
+    layers = [x, dense @ x, dense @ dense @ x]
+    expected = {'sum': sum(layers), 'mean': sum(layers) / 3,
+                'last': layers[-1]}[combine]
+    (expected * weight).sum().backward()
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(grad, x.grad, atol=1e-6)

@@ -98,6 +98,15 @@ def worker(rank: int, world_size: int, port: int, out: str) -> None:
     result['state_resumed'] = {k: v.clone() for k, v in
                                resumed.model.state_dict().items()}
     result['files'] = sorted(p.name for p in run.iterdir())
+    result['run_dir'] = str(run)
+    # --resume from a checkpoint one process wrote after epoch 1 (prepared
+    # by the test): the per-user optimizer state is split on loading.
+    seed_everything(0)
+    from_one = Trainer(create_model('lirdrec', data), data, train_config(),
+                       out_dir=Path(out) / 'from_one', resume=True)
+    from_one.fit()
+    result['state_from_one'] = {k: v.clone() for k, v in
+                                from_one.model.state_dict().items()}
     try:
         Trainer(create_model('freedom', data), data, train_config())
         result['refusal'] = None
