@@ -73,12 +73,13 @@ def timed_epoch(step, num_steps: int, budget: float) -> Dict[str, Any]:
             break
     elapsed = time.perf_counter() - start
     estimated = done < num_steps
+    rate = (elapsed - first) / max(done - 1, 1)
     if estimated:
-        rate = (elapsed - first) / max(done - 1, 1)
         seconds = first + rate * (num_steps - 1)
     else:
         seconds = elapsed
     return dict(seconds=round(seconds, 3), estimated=estimated,
+                step_seconds=round(rate, 4),
                 steps_timed=done, steps=num_steps,
                 peak_mib=round(peak_mib(), 1))
 
@@ -135,9 +136,19 @@ def run_size(size: int, modes: List[str], num_neighbors: List[int],
         torch.manual_seed(seed)
         reset_peak()
         model = LightGCN(data)
+        sizes: List[List[int]] = []
         if mode == 'sampled':
             subgraph = make_subgraph_sampler(model, data, num_neighbors)
             optimizer = make_sampled_optimizer(model, 1e-3)
+            sample = subgraph.sample
+
+            def recorded_sample(*args, **kwargs):
+                # Each batch's seeds, subgraph nodes and sampled edges.
+                batch = sample(*args, **kwargs)
+                sizes.append([batch.num_seeds, batch.node.numel(),
+                              int(batch.adj.values().numel())])
+                return batch
+            subgraph.sample = recorded_sample
 
             def loss_of(b):
                 return subgraph_batch_loss(model, subgraph, *batch(b))
@@ -157,6 +168,23 @@ def run_size(size: int, modes: List[str], num_neighbors: List[int],
         model.train()
         result = timed_epoch(step, num_steps, budget)
         result['setup_peak_mib'] = round(setup_peak, 1)
+        if sizes:
+            seeds, nodes, edges = (sum(c) / len(sizes) for c in zip(*sizes))
+            # A step samples at most k_1 neighbours of each seed and k_2 of
+            # each of those, ...: the bound a step saturates at on a graph
+            # much larger than a batch's neighbourhood.
+            bound, width = 0.0, seeds
+            for k in num_neighbors:
+                width *= k
+                bound += width
+            result.update(
+                subgraph_seeds=round(seeds), subgraph_nodes=round(nodes),
+                subgraph_nodes_bound=round(seeds + bound),
+                subgraph_edges=round(edges),
+                subgraph_edges_bound=round(bound),
+                graph_nodes=num_users + num_items,
+                us_per_sampled_edge=round(
+                    1e6 * result['step_seconds'] / edges, 3))
         out[mode] = result
         print(f'# size {size} {mode}: {result}', file=sys.stderr, flush=True)
         del model, optimizer
@@ -210,9 +238,13 @@ def fit_slopes(rows: List[Dict[str, Any]]) -> Dict[str, float]:
     out = {}
     for key, field in [('sampled', 'seconds'), ('full', 'seconds'),
                        ('evaluate', 'seconds'), ('sampled', 'peak_mib'),
-                       ('full', 'peak_mib'), ('evaluate', 'peak_mib')]:
+                       ('full', 'peak_mib'), ('evaluate', 'peak_mib'),
+                       ('sampled', 'step_seconds'),
+                       ('sampled', 'subgraph_edges'),
+                       ('sampled', 'subgraph_nodes'),
+                       ('sampled', 'us_per_sampled_edge')]:
         pts = [(r['train_interactions'], r[key][field]) for r in rows
-               if key in r]
+               if field in r.get(key, {})]
         if len(pts) >= 2:
             out[f'{key}_{field}'] = round(slope(*zip(*pts)), 3)
     return out
@@ -227,27 +259,45 @@ def plot(result: Dict[str, Any], path: Path) -> None:
 
     rows = result['rows']
     slopes = result['slopes']
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    panels = [('seconds per epoch', 'seconds', ['full', 'sampled']),
-              ('seconds per full evaluation', 'seconds', ['evaluate']),
-              ('peak memory (MiB)', 'peak_mib',
-               ['full', 'sampled', 'evaluate'])]
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+    panels = [('seconds per epoch', [('full', 'seconds'),
+                                     ('sampled', 'seconds')]),
+              ('sampled step: seconds, and subgraph size / 10^6',
+               [('sampled', 'step_seconds'), ('sampled', 'subgraph_edges'),
+                ('sampled', 'subgraph_nodes')]),
+              ('seconds per full evaluation', [('evaluate', 'seconds')]),
+              ('peak memory (MiB)', [('full', 'peak_mib'),
+                                     ('sampled', 'peak_mib'),
+                                     ('evaluate', 'peak_mib')])]
     labels = {'full': 'full-graph epoch', 'sampled': 'sampled-subgraph epoch',
               'evaluate': 'full evaluation'}
-    for ax, (title, field, keys) in zip(axes, panels):
-        for key in keys:
-            pts = [(r['train_interactions'], r[key][field],
-                    r[key].get('estimated', False)) for r in rows if key in r]
+    field_labels = {'step_seconds': 'seconds per sampled step',
+                    'subgraph_edges': 'sampled edges per step / 10^6',
+                    'subgraph_nodes': 'subgraph nodes per step / 10^6'}
+    scales = {'subgraph_edges': 1e-6, 'subgraph_nodes': 1e-6}
+    for ax, (title, series) in zip(axes, panels):
+        for key, field in series:
+            pts = [(r['train_interactions'],
+                    r[key][field] * scales.get(field, 1.0),
+                    r[key].get('estimated', False) and field == 'seconds')
+                   for r in rows if field in r.get(key, {})]
             if not pts:
                 continue
             xs, ys, est = zip(*pts)
             s = slopes.get(f'{key}_{field}')
-            line, = ax.plot(xs, ys, marker='o',
-                            label=f'{labels[key]} (slope {s})')
+            label = field_labels.get(field, labels[key])
+            line, = ax.plot(xs, ys, marker='o', label=f'{label} (slope {s})')
             for x, y, e in zip(xs, ys, est):
                 if e:
                     ax.plot([x], [y], marker='o', mfc='white',
                             color=line.get_color())
+        if title == 'seconds per epoch' and pts:
+            # A slope-1 guide through the largest sampled point: where a
+            # linear-time epoch would lie.
+            x1, y1 = xs[-1], ys[-1]
+            x0 = min(r['train_interactions'] for r in rows)
+            ax.plot([x0, x1], [y1 * x0 / x1, y1], ls='--', color='grey',
+                    label='slope 1 (linear)')
         ax.set_xscale('log')
         ax.set_yscale('log')
         ax.set_xlabel('training interactions')
@@ -295,6 +345,8 @@ def main() -> None:
     from lirdrec_pyg.train.io import atomic_write_json
     if args.plot_only:
         result = json.loads(Path(args.json).read_text())
+        result['slopes'] = fit_slopes(result['rows'])
+        atomic_write_json(args.json, result)
         plot(result, Path(args.plot))
         return
     previous: Dict[int, Dict[str, Any]] = {}
