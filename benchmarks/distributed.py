@@ -49,7 +49,10 @@ def child(args: argparse.Namespace) -> int:
     row['peak_mib'] = round(peak_mib(), 1)
     row['data_peak_mib'] = round(data_peak, 1)
     row['build_peak_mib'] = round(build_peak, 1)
-    print(json.dumps(row), flush=True)
+    # One write per row: the ranks share the pipe, and print() writes the
+    # line and its newline separately, which interleaves two ranks' rows.
+    sys.stdout.write(json.dumps(row) + '\n')
+    sys.stdout.flush()
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0
