@@ -12,9 +12,15 @@ import torch
 def _cmd_train(args: argparse.Namespace) -> int:
     from lirdrec_pyg.train.config import load_config
     from lirdrec_pyg.train.experiment import run_experiment
+    from lirdrec_pyg.train.run_folder import RunFolder
 
     if args.resume and args.overwrite:
         raise ValueError('--resume and --overwrite exclude each other')
+    if args.resume and not RunFolder(args.out).holds_run():
+        # A mistyped --out would otherwise start a whole new run silently.
+        raise ValueError(f"--resume: '{args.out}' holds no run to resume "
+                         f"(no checkpoint.pt or results.json); leave out "
+                         f"--resume to start one")
     # The flags go through the same typed checks as --set.
     overrides = list(args.set or [])
     if args.threads is not None:

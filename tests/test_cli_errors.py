@@ -254,3 +254,33 @@ def test_inter_file_instead_of_folder(tmp_path, capsys):
                  dataset=tmp_path / 'shop' / 'shop.inter') == 2
     assert "is a file; pass the folder that holds it" in \
         one_line_error(capsys)
+
+
+def test_resume_of_a_folder_without_a_run_is_refused(tmp_path, capsys):
+    # A mistyped --out must not start a whole new run under --resume.
+    out = tmp_path / 'typo'
+    assert train(out, '--resume') == 2
+    assert f"--resume: '{out}' holds no run to resume" in \
+        one_line_error(capsys)
+    assert not (out / 'config.yaml').exists()
+
+
+@pytest.mark.parametrize('model,extra,env,message', [
+    ('bpr', ['--set', 'train.mode=sampled'], {},
+     "train.mode='sampled' is not supported by BPR"),
+    ('lightgcn', ['--set', 'train.mode=sampled'], {'WORLD_SIZE': '2'},
+     "train.mode='sampled' runs in one process only"),
+    ('vbpr', [], {'WORLD_SIZE': '2'}, 'model VBPR runs in one process only'),
+])
+def test_model_setup_refused_before_loading_data(tmp_path, capsys,
+                                                  monkeypatch, model, extra,
+                                                  env, message):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    # Any data loading would fail loudly: the check must come first.
+    monkeypatch.setattr('lirdrec_pyg.train.experiment.load_dataset',
+                        lambda *a, **k: pytest.fail('data was loaded'))
+    out = tmp_path / 'run'
+    assert train(out, *extra, model=model) == 2
+    assert message in one_line_error(capsys)
+    assert not out.exists()

@@ -1,5 +1,6 @@
 """One experiment end to end: dataset + model + config -> results.json."""
 import logging
+import os
 import platform
 import sys
 from pathlib import Path
@@ -149,6 +150,8 @@ def run_experiment(dataset: Union[str, Path], model: str,
     locks and writes :obj:`out_dir` and echoes the log."""
     config = complete_config(dataset, model, config)
     train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
+    check_model_setup(model, train_cfg.mode,
+                      int(os.environ.get('WORLD_SIZE', '1')))
     init_process_group(resolve_device(train_cfg.device))
     out = Path(out_dir) if out_dir is not None else None
     if out is None:
@@ -167,6 +170,25 @@ def run_experiment(dataset: Union[str, Path], model: str,
             raise
         _agree(None)
         return _run(dataset, model, config, folder.path, resume, echo, data)
+
+
+def check_model_setup(model: str, mode: str, world_size: int) -> None:
+    r"""Refuses, before any data is loaded, a model that cannot run in
+    :obj:`mode` (``train.mode``) or in :obj:`world_size` processes (the
+    same checks the trainer makes once the model is built)."""
+    from lirdrec_pyg.models import get_model_class
+    from lirdrec_pyg.train.sampled import check_subgraph_support
+    cls = get_model_class(model)
+    if mode == 'sampled' and cls.trainable:
+        check_subgraph_support(cls)
+        if world_size > 1:
+            raise ValueError("train.mode='sampled' runs in one process "
+                             "only; launch it without torchrun or with "
+                             "--nproc_per_node 1")
+    if world_size > 1 and not getattr(cls, 'shardable', False):
+        raise ValueError(f"model {cls.__name__} runs in one process only "
+                         f"(it has no sharded forward pass); launch it "
+                         f"without torchrun or with --nproc_per_node 1")
 
 
 def _agree(error: Optional[str]) -> Optional[str]:

@@ -10,7 +10,7 @@ recommenders: the moments of a row change only in the steps that touch it,
 so the sampled mode's updates differ from full-graph training's dense Adam
 even with every neighbour kept (the batch's loss and gradients do not).
 """
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type, Union
 
 import torch
 from torch import Tensor
@@ -21,12 +21,14 @@ from lirdrec_pyg.models.base import Recommender, train_edge_index
 MODES = ('full', 'sampled')
 
 
-def check_subgraph_support(model: Recommender) -> None:
-    r"""Raises a :class:`ValueError` naming the model unless it trains on
-    sampled subgraphs."""
-    if not getattr(model, 'supports_subgraph', False):
+def check_subgraph_support(
+        model: Union[Recommender, Type[Recommender]]) -> None:
+    r"""Raises a :class:`ValueError` naming the model (an instance or its
+    class) unless it trains on sampled subgraphs."""
+    cls = model if isinstance(model, type) else type(model)
+    if not getattr(cls, 'supports_subgraph', False):
         raise ValueError(f"train.mode='sampled' is not supported by "
-                         f"{type(model).__name__}; use train.mode='full' "
+                         f"{cls.__name__}; use train.mode='full' "
                          f"(models with it: LightGCN, LIRDRec)")
 
 
