@@ -152,18 +152,29 @@ def run_cell(cell: Cell, progress: bool = False) -> Dict[str, Any]:
     r"""Runs (or reads back) one cell and returns its record: the status,
     the wall seconds, and for a result the valid / test (/ cold-start)
     metrics, best epoch, train seconds, threads, versions and validation
-    curve. A model that cannot run on the dataset gives ``n/a`` with the
-    reason, decided when the model is built (before any training); any other
+    curve. A model that cannot run on the dataset or in its
+    ``train.mode`` gives ``n/a`` with the reason, decided before any
+    training; any other
     error gives ``failed`` with the error, its traceback in ``error.txt``.
     :class:`KeyboardInterrupt` propagates (the cell resumes next time)."""
     from lirdrec_pyg.models.base import MissingModalitiesError
-    from lirdrec_pyg.train.experiment import run_experiment
+    from lirdrec_pyg.train.experiment import check_model_setup, \
+        run_experiment
 
     start = time.perf_counter()
     try:
         cached = read_cached(cell)
         if cached is not None:
             return cached
+        try:
+            # A model that cannot run in this training mode is n/a like one
+            # that lacks the dataset's modalities (a cell runs in one
+            # process).
+            check_model_setup(cell.model,
+                              cell.config['train'].get('mode', 'full'), 1)
+        except ValueError as e:
+            return {**_record(cell, 'n/a', time.perf_counter() - start),
+                    'reason': str(e)}
         data = _load_data(cell.dataset, cell.config.get('data') or {})
         config = copy.deepcopy(cell.config)
         config['train']['progress'] = progress

@@ -62,6 +62,18 @@ def test_incompatible_cell_is_na_and_the_table_is_written(tiny_suite,
     assert 'freedom,n/a,' in (tmp_path / 'summary.csv').read_text()
 
 
+def test_model_without_the_training_mode_is_na(tiny_suite, tmp_path):
+    suite = tiny_suite(models=['bpr', 'lightgcn'], seeds=[0],
+                       extra=['train.mode=sampled'])
+    summary, code = _run(suite, tmp_path)
+    assert code == 0  # n/a is not a failure
+    rows = {r['model']: r for r in summary['entries']}
+    assert rows['lightgcn']['status'] == 'ok'
+    assert rows['bpr']['status'] == 'n/a'
+    assert "train.mode='sampled' is not supported by BPR" in \
+        rows['bpr']['detail']
+
+
 def test_failing_cell_is_recorded_and_the_rest_go_on(tiny_suite, tmp_path,
                                                      monkeypatch):
     from lirdrec_pyg.models import get_model_class
