@@ -1,5 +1,5 @@
 """LightGCN propagation over row shards."""
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import torch
 
@@ -32,23 +32,12 @@ def sharded_propagation(propagation: LightGCNPropagation, x_local: Tensor,
             :math:`\mathbf{E}^{(0)}` if every rank has them already (e.g. a
             replicated embedding table), which spares the first gather.
     """
-    combine = propagation.combine
-    h = x_local
-    total = x_local
-    for layer in range(propagation.num_layers):
-        full = x_full if layer == 0 and x_full is not None else \
-            sharding.gather_nodes(h)
-        # The rows are a rectangular block: its transpose serves the
-        # backward pass (built once, cached on the block).
-        h = sparse_propagate(full, adj_rows, normalize=False,
-                             symmetric=False)
-        if combine != 'last':
-            total = total + h
-    if combine == 'last':
-        return h
-    if combine == 'mean':
-        total = total / (propagation.num_layers + 1)
-    return total
+    def gather(h: Tensor, layer: int) -> Tensor:
+        if layer == 0 and x_full is not None:
+            return x_full
+        return sharding.gather_nodes(h)
+
+    return _propagate_rows(propagation, x_local, adj_rows, gather)
 
 
 def padded_propagation(propagation: LightGCNPropagation, x_local: Tensor,
@@ -70,12 +59,23 @@ def padded_propagation(propagation: LightGCNPropagation, x_local: Tensor,
             columns in the layout of :meth:`Sharding.gather_padded`.
         sharding (Sharding): The rank's share.
     """
+    return _propagate_rows(propagation, x_local, adj_rows,
+                           lambda h, layer: sharding.gather_padded(h))
+
+
+def _propagate_rows(propagation: LightGCNPropagation, x_local: Tensor,
+                    adj_rows: Tensor,
+                    gather: Callable[[Tensor, int], Tensor]) -> Tensor:
+    # Every layer: the rank's rows of the adjacency times the gathered
+    # previous layer, combined as propagation.combine says. The rows are a
+    # rectangular block: its transpose serves the backward pass (built
+    # once, cached on the block).
     combine = propagation.combine
     h = x_local
     total = x_local
-    for _ in range(propagation.num_layers):
-        h = sparse_propagate(sharding.gather_padded(h), adj_rows,
-                             normalize=False, symmetric=False)
+    for layer in range(propagation.num_layers):
+        h = sparse_propagate(gather(h, layer), adj_rows, normalize=False,
+                             symmetric=False)
         if combine != 'last':
             total = total + h
     if combine == 'last':
