@@ -92,7 +92,9 @@ _csr = csr_from_coo
 
 def _csr_rows(adj: Tensor) -> Tensor:
     row = torch.arange(adj.size(0), device=adj.device)
-    return row.repeat_interleave(adj.crow_indices().diff())
+    # The output size is known on the host: no wait for the device.
+    return row.repeat_interleave(adj.crow_indices().diff(),
+                                 output_size=adj._nnz())
 
 
 def transpose_csr(adj: Tensor) -> Tensor:

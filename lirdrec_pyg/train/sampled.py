@@ -93,23 +93,25 @@ def make_sampled_optimizer(model: Recommender, lr: float,
 def make_subgraph_sampler(model: Recommender, data: Any,
                           num_neighbors: Any) -> BPRSubgraphSampler:
     r"""The subgraph sampler of :obj:`model` on the training graph of
-    :obj:`data`, with one fan-out per propagation layer."""
+    :obj:`data`, with one fan-out per propagation layer, on the model's
+    device (the graph is held and every batch sampled there)."""
     check_subgraph_support(model)
     fanouts = resolve_num_neighbors(num_neighbors, max(model.num_hops, 1))
+    device = next(iter(model.parameters())).device
     return BPRSubgraphSampler(train_edge_index(data), model.num_users,
-                              model.num_items, fanouts)
+                              model.num_items, fanouts, device=device)
 
 
 def subgraph_batch_loss(model: Recommender, sampler: BPRSubgraphSampler,
                         users: Tensor, pos_items: Tensor,
                         neg_items: Tensor) -> Tensor:
-    r"""The model's loss of the triples on their sampled subgraph."""
-    device = next(iter(model.parameters())).device
-    items = torch.unique(torch.cat([pos_items, neg_items]))
-    extra: Optional[Tensor] = model.subgraph_item_seeds(items)
-    batch = sampler.sample(users.cpu(), pos_items.cpu(), neg_items.cpu(),
-                           None if extra is None else extra.cpu())
-    if device.type != 'cpu':
-        batch = type(batch)(*[
-            v.to(device) if isinstance(v, Tensor) else v for v in batch])
-    return model.subgraph_loss(batch)
+    r"""The model's loss of the triples on their sampled subgraph, sampled
+    on the sampler's device (the model's: no host copy per batch)."""
+    extra: Optional[Tensor] = None
+    if type(model).subgraph_item_seeds is not \
+            Recommender.subgraph_item_seeds:
+        # The default seeds are the batch's items, which are seeds anyway.
+        items = torch.unique(torch.cat([pos_items, neg_items]))
+        extra = model.subgraph_item_seeds(items)
+    return model.subgraph_loss(sampler.sample(users, pos_items, neg_items,
+                                              extra))
