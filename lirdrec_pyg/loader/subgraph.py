@@ -168,10 +168,12 @@ class BPRSubgraphSampler:
                               self.node_map, check_seeds=False)
         node, dst, src = sub.node, sub.row, sub.col
         n = node.numel()
-        g_src, g_dst = node[src], node[dst]
+        # The factors per subgraph node first, then per edge from these
+        # small tables (not from the graph's: fewer scattered reads).
+        deg_inv_sqrt = self.deg_inv_sqrt[node]
         # d_v / s_v: every neighbour of v is kept with probability s_v / d_v.
-        scale = self.degree[g_dst] / sub.num_sampled[dst]
-        value = self.deg_inv_sqrt[g_src] * self.deg_inv_sqrt[g_dst] * scale
+        scale = self.degree[node] / sub.num_sampled
+        value = deg_inv_sqrt[src] * deg_inv_sqrt[dst] * scale[dst]
         # The edges come grouped by their row (the node sampled for), in
         # the order of 'node', so the CSR needs no sort.
         crow = torch.zeros(n + 1, dtype=torch.long, device=self.device)
