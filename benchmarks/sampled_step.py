@@ -222,6 +222,11 @@ def main() -> None:
         us_per_node={name: round(1e3 * t / nodes, 3) for name, t in
                      ((n, ms(totals[n])) for n in totals)},
         same_losses_and_tables=bool(same),
+        max_loss_difference=max(abs(a - b) for a, b in
+                                zip(before.losses, after.losses)),
+        max_table_difference=float((before.model.embedding.weight
+                                    - after.model.embedding.weight)
+                                   .abs().max()),
         after_is_the_models_loss=after.same_as_model,
         command='python benchmarks/sampled_step.py ' + ' '.join(sys.argv[1:]))
     print(json.dumps(result), flush=True)
