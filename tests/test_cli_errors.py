@@ -232,6 +232,20 @@ def test_resume_without_checkpoint_is_refused(tmp_path, capsys):
     assert 'holds no checkpoint.pt to resume from' in one_line_error(capsys)
 
 
+def test_resume_with_fewer_epochs_than_trained_is_refused(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert train(out, '--set', *SMALL, 'train.epochs=3', small=False) == 0
+    capsys.readouterr()
+    results = (out / 'results.json').read_bytes()
+    assert train(out, '--resume', '--set', *SMALL, 'train.epochs=2',
+                 small=False) == 2
+    assert ('has trained 3 epochs, more than train.epochs=2; resume with '
+            'train.epochs >= 3') in one_line_error(capsys)
+    assert (out / 'results.json').read_bytes() == results
+    assert train(out, '--resume', '--set', *SMALL, 'train.epochs=4',
+                 small=False) == 0
+
+
 def test_argparse_mistakes_are_one_line(tmp_path, capsys):
     import pytest as _pytest
     for args in (['train', '--dataset', 'synthetic', '--model', 'lightgnc',

@@ -405,6 +405,12 @@ class Trainer:
                     f"({type(self.model).__name__}): "
                     f"{str(e).splitlines()[0]}") from None
             state = saved['trainer']
+            if state['epoch'] > cfg.epochs:
+                # Its results would come from epochs the config excludes.
+                raise CheckpointError(
+                    f"checkpoint '{ckpt}' has trained {state['epoch']} "
+                    f"epochs, more than train.epochs={cfg.epochs}; resume "
+                    f"with train.epochs >= {state['epoch']}")
             self.log(f"resumed from {ckpt} at epoch {state['epoch']}")
 
         bar = None
