@@ -126,7 +126,7 @@ def test_config_yaml_records_the_run(tmp_path):
     assert saved['run'] == {
         'model': 'bpr', 'dataset': 'synthetic', 'dataset_path': None,
         'dataset_config': 'configs/datasets/synthetic.yaml',
-        'config_file': None, 'seed': 7}
+        'config_file': None, 'seed': 7, 'processes': 1}
     assert saved['model']['embedding_dim'] == 8
     assert saved['train']['negatives'] == 'train_items'
     assert saved['data']['num_users'] == 60  # --set over the dataset yaml
