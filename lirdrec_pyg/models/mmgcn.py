@@ -1,4 +1,5 @@
-"""MMGCN: one graph convolution network per modality, outputs summed."""
+"""MMGCN: one graph convolution network per modality, outputs averaged
+(the reference toolbox) or summed (the paper)."""
 from typing import List, Optional, Tuple
 
 import torch
@@ -15,6 +16,7 @@ from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.graph_conv import EdgeGraph, bipartite_edge_index
 
 COMBINATIONS = ('concat', 'add')
+MODALITY_COMBINES = ('mean', 'sum')
 
 
 class MMGCNLayer(torch.nn.Module):
@@ -135,11 +137,12 @@ class MMGCN(Recommender):
     <https://arxiv.org/abs/1908.04322>`_: for every modality :math:`m` a
     separate graph convolution network (:class:`ModalityGCN`) runs over the
     user-item graph with modality-specific user preferences
-    :math:`\mathbf{P}_m`, and the modality outputs are summed,
+    :math:`\mathbf{P}_m`, and the modality outputs are averaged (the
+    reference toolbox; the paper sums them, :obj:`combine="sum"`),
 
     .. math::
-        \mathbf{z}_v = \sum_{m=1}^{M} \mathbf{x}_{m,v}^{(L)}, \qquad
-        \hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i,
+        \mathbf{z}_v = \frac{1}{M} \sum_{m=1}^{M} \mathbf{x}_{m,v}^{(L)},
+        \qquad \hat{y}_{ui} = \mathbf{z}_u^{\top} \mathbf{z}_i,
 
     for any number :math:`M` of modalities (the paper has visual, acoustic
     and textual ones). Every layer adds the shared ID embedding
@@ -153,11 +156,15 @@ class MMGCN(Recommender):
 
     where the bar is the mean over the batch (or matrix) entries.
 
-    Differences to the reference toolbox: the ID embeddings and preferences
-    are trained (the toolbox keeps them as unregistered tensors); the
-    modality outputs are summed as in the paper (the toolbox averages);
-    every modality is projected to :obj:`latent_dim` (the toolbox projects
-    only the visual one).
+    The defaults are the reference toolbox's (MMRec) behaviour, which
+    departs from the paper in three ways, each an option: it never trains
+    the ID embeddings :math:`\mathbf{e}_v` and the preferences
+    :math:`\mathbf{P}_m` (they are plain tensors outside the model's
+    parameters, so they keep their random initialisation;
+    :obj:`train_embeddings=True` trains them), it averages the modality
+    outputs (:obj:`combine="sum"` sums them) and it projects only its
+    visual modality, here the first one, to :obj:`latent_dim`
+    (:obj:`project_all=True` projects every modality).
 
     Args:
         data (HeteroData): The dataset; needs at least one modality.
@@ -170,11 +177,21 @@ class MMGCN(Recommender):
         combination (str, optional): :obj:`"concat"` or :obj:`"add"` (see
             :class:`MMGCNLayer`). (default: :obj:`"concat"`)
         reg_weight (float, optional): :math:`\lambda`. (default: :obj:`1e-4`)
+        train_embeddings (bool, optional): Train the ID embeddings and the
+            user preferences; the toolbox leaves them at their random
+            initialisation. (default: :obj:`False`)
+        combine (str, optional): :obj:`"mean"` (the toolbox) or
+            :obj:`"sum"` (the paper) of the modality outputs.
+            (default: :obj:`"mean"`)
+        project_all (bool, optional): Project every modality to
+            :obj:`latent_dim`; the toolbox projects only the first (its
+            visual one) and feeds the others raw. (default: :obj:`False`)
     """
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_layers: int = 3, latent_dim: Optional[int] = 256,
                  combination: str = 'concat',
-                 reg_weight: float = 1e-4) -> None:
+                 reg_weight: float = 1e-4, train_embeddings: bool = False,
+                 combine: str = 'mean', project_all: bool = False) -> None:
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
         check_positive('num_layers', num_layers)
@@ -182,7 +199,10 @@ class MMGCN(Recommender):
             raise ValueError(f"'latent_dim' must be positive or None "
                              f"(got {latent_dim})")
         check_non_negative('reg_weight', reg_weight)
+        check_one_of('combine', combine, MODALITY_COMBINES)
         self.modalities: List[str] = require_modalities(data, 'MMGCN')
+        self.train_embeddings = train_embeddings
+        self.combine = combine
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
         self.reg_weight = reg_weight
@@ -193,12 +213,18 @@ class MMGCN(Recommender):
             self.graph.dst], persistent=False)
         self.id_embedding = torch.nn.Embedding(n, embedding_dim)
         self.gcns = torch.nn.ModuleDict()
-        for m in self.modalities:
+        for k, m in enumerate(self.modalities):
             feat = data['item'][m].float()
             self.register_buffer(f'feat_{m}', feat, persistent=False)
-            self.gcns[m] = ModalityGCN(feat.size(1), self.num_users,
-                                       embedding_dim, latent_dim, num_layers,
-                                       combination)
+            self.gcns[m] = ModalityGCN(
+                feat.size(1), self.num_users, embedding_dim,
+                latent_dim if project_all or k == 0 else None, num_layers,
+                combination)
+        if not train_embeddings:
+            # Kept as parameters (in checkpoints) but out of training.
+            self.id_embedding.weight.requires_grad_(False)
+            for gcn in self.gcns.values():
+                gcn.preference.requires_grad_(False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -216,7 +242,8 @@ class MMGCN(Recommender):
         ]
 
     def forward(self) -> Tuple[Tensor, Tensor]:
-        out = torch.stack(self.modality_outputs()).sum(0)
+        out = torch.stack(self.modality_outputs())
+        out = out.mean(0) if self.combine == 'mean' else out.sum(0)
         return out[:self.num_users], out[self.num_users:]
 
     def loss(self, users: Tensor, pos_items: Tensor,

@@ -61,7 +61,8 @@ def test_layer_matches_naive_mean_aggregation(combination):
 
 def test_output_is_sum_of_modality_networks():
     data = _data(3)
-    model = MMGCN(data, embedding_dim=4, num_layers=2, latent_dim=6)
+    model = MMGCN(data, embedding_dim=4, num_layers=2, latent_dim=6,
+                  combine='sum', project_all=True)
     nbrs = _neighbours(3)
     expected = 0
     for m in ('image', 'text', 'audio'):
@@ -79,6 +80,31 @@ def test_output_is_sum_of_modality_networks():
     assert torch.allclose(torch.cat([users, items]), sum(single), atol=1e-6)
 
 
+def test_toolbox_defaults_average_project_the_first_and_freeze():
+    data = _data(3)
+    model = MMGCN(data, embedding_dim=4, num_layers=2, latent_dim=6)
+    # Only the first modality is projected; the others enter raw.
+    assert model.gcns['image'].projection.out_features == 6
+    assert model.gcns['text'].projection is None
+    assert model.gcns['audio'].preference.shape == (3, 4)
+    users, items = model()
+    mean = sum(model.modality_outputs()) / 3
+    assert torch.allclose(torch.cat([users, items]), mean, atol=1e-6)
+    # ID embeddings and preferences keep their initialisation in training.
+    frozen = {'id_embedding.weight', *(f'gcns.{m}.preference'
+                                       for m in model.gcns)}
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    for _ in range(2):
+        optimizer.zero_grad()
+        model.loss(torch.tensor([0, 1]), torch.tensor([0, 1]),
+                   torch.tensor([3, 2])).backward()
+        optimizer.step()
+    for name, value in model.named_parameters():
+        assert torch.equal(value, before[name]) == (name in frozen), name
+    assert frozen <= set(model.state_dict())  # still checkpointed
+
+
 def test_loss_regulariser(tiny_data):
     model = MMGCN(tiny_data, embedding_dim=4, latent_dim=8, reg_weight=0.0)
     users, pos, neg = torch.tensor([0, 1]), torch.tensor([2, 3]), \
@@ -93,7 +119,8 @@ def test_loss_regulariser(tiny_data):
 
 
 def test_gradients_reach_every_parameter(tiny_data):
-    model = MMGCN(tiny_data, embedding_dim=8, latent_dim=8)
+    model = MMGCN(tiny_data, embedding_dim=8, latent_dim=8,
+                  train_embeddings=True)
     model.loss(torch.arange(30), torch.arange(30) % 40,
                torch.arange(10, 40)).backward()
     assert_every_parameter_has_gradient(model)
@@ -102,6 +129,8 @@ def test_gradients_reach_every_parameter(tiny_data):
 def test_argument_checks_and_repr(tiny_data):
     with pytest.raises(ValueError, match="'combination'"):
         MMGCN(tiny_data, combination='mean')
+    with pytest.raises(ValueError, match="'combine'"):
+        MMGCN(tiny_data, combine='max')
     with pytest.raises(ValueError, match="'num_layers'"):
         MMGCN(tiny_data, num_layers=0)
     no_features = build_hetero_data(2, 2, torch.tensor([[0, 1], [0, 1]]))
