@@ -17,6 +17,7 @@ from lirdrec_pyg.nn.graph_conv import EdgeGraph, bipartite_edge_index
 
 COMBINATIONS = ('concat', 'add')
 MODALITY_COMBINES = ('mean', 'sum')
+WEIGHT_INITS = ('reference', 'xavier')
 
 
 class MMGCNLayer(torch.nn.Module):
@@ -43,11 +44,22 @@ class MMGCNLayer(torch.nn.Module):
         out_channels (int): Output size (the ID embedding size).
         combination (str, optional): :obj:`"concat"` or :obj:`"add"`.
             (default: :obj:`"concat"`)
+        weight_init (str, optional): :obj:`"xavier"` (Xavier-normal weights,
+            zero biases) or :obj:`"reference"` (the toolbox's: Xavier-normal
+            :math:`\mathbf{W}_1, \mathbf{W}_2`, and :math:`\mathbf{W}_3`
+            in the first layer, :class:`torch.nn.Linear`'s default
+            elsewhere). (default: :obj:`"xavier"`)
+        first (bool, optional): Whether this is a network's first layer
+            (for :obj:`weight_init="reference"`). (default: :obj:`True`)
     """
     def __init__(self, in_channels: int, out_channels: int,
-                 combination: str = 'concat') -> None:
+                 combination: str = 'concat', weight_init: str = 'xavier',
+                 first: bool = True) -> None:
         super().__init__()
         check_one_of('combination', combination, COMBINATIONS)
+        check_one_of('weight_init', weight_init, WEIGHT_INITS)
+        self.weight_init = weight_init
+        self.first = first
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.combination = combination
@@ -59,10 +71,17 @@ class MMGCNLayer(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        if self.weight_init == 'xavier':
+            for lin in (self.conv, self.linear, self.gate):
+                torch.nn.init.xavier_normal_(lin.weight)
+                if lin.bias is not None:
+                    torch.nn.init.zeros_(lin.bias)
+            return
         for lin in (self.conv, self.linear, self.gate):
+            lin.reset_parameters()  # torch's default, biases included
+        xavier = [self.conv, self.linear] + ([self.gate] if self.first else [])
+        for lin in xavier:
             torch.nn.init.xavier_normal_(lin.weight)
-            if lin.bias is not None:
-                torch.nn.init.zeros_(lin.bias)
 
     def forward(self, x: Tensor, graph: EdgeGraph, mean_weight: Tensor,
                 id_emb: Tensor) -> Tensor:
@@ -96,27 +115,35 @@ class ModalityGCN(torch.nn.Module):
             user preference; :obj:`None` keeps the raw features.
         num_layers (int): The number of layers.
         combination (str): See :class:`MMGCNLayer`.
+        weight_init (str, optional): See :class:`MMGCNLayer`; with
+            :obj:`"reference"` the projection keeps
+            :class:`torch.nn.Linear`'s default. (default: :obj:`"xavier"`)
     """
     def __init__(self, feature_dim: int, num_users: int, embedding_dim: int,
                  latent_dim: Optional[int], num_layers: int,
-                 combination: str) -> None:
+                 combination: str, weight_init: str = 'xavier') -> None:
         super().__init__()
+        check_one_of('weight_init', weight_init, WEIGHT_INITS)
+        self.weight_init = weight_init
         in_dim = feature_dim if latent_dim is None else latent_dim
         self.projection = None if latent_dim is None else torch.nn.Linear(
             feature_dim, latent_dim)
         self.preference = torch.nn.Parameter(torch.empty(num_users, in_dim))
         self.layers = torch.nn.ModuleList([
             MMGCNLayer(in_dim if layer == 0 else embedding_dim,
-                       embedding_dim, combination)
+                       embedding_dim, combination, weight_init,
+                       first=layer == 0)
             for layer in range(num_layers)
         ])
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         torch.nn.init.xavier_normal_(self.preference)
-        if self.projection is not None:
+        if self.projection is not None and self.weight_init == 'xavier':
             torch.nn.init.xavier_normal_(self.projection.weight)
             torch.nn.init.zeros_(self.projection.bias)
+        elif self.projection is not None:
+            self.projection.reset_parameters()
         for layer in self.layers:
             layer.reset_parameters()
 
@@ -164,7 +191,10 @@ class MMGCN(Recommender):
     :obj:`train_embeddings=True` trains them), it averages the modality
     outputs (:obj:`combine="sum"` sums them) and it projects only its
     visual modality, here the first one, to :obj:`latent_dim`
-    (:obj:`project_all=True` projects every modality).
+    (:obj:`project_all=True` projects every modality). Its initialisation
+    also differs from Xavier's in places (:obj:`weight_init`). With these
+    defaults and the toolbox's initial weights copied in, the loss, its
+    gradients and the scores equal the toolbox's to float rounding.
 
     Args:
         data (HeteroData): The dataset; needs at least one modality.
@@ -186,12 +216,16 @@ class MMGCN(Recommender):
         project_all (bool, optional): Project every modality to
             :obj:`latent_dim`; the toolbox projects only the first (its
             visual one) and feeds the others raw. (default: :obj:`False`)
+        weight_init (str, optional): :obj:`"reference"` (the toolbox's) or
+            :obj:`"xavier"`; see :class:`MMGCNLayer`.
+            (default: :obj:`"reference"`)
     """
     def __init__(self, data: HeteroData, embedding_dim: int = 64,
                  num_layers: int = 3, latent_dim: Optional[int] = 256,
                  combination: str = 'concat',
                  reg_weight: float = 1e-4, train_embeddings: bool = False,
-                 combine: str = 'mean', project_all: bool = False) -> None:
+                 combine: str = 'mean', project_all: bool = False,
+                 weight_init: str = 'reference') -> None:
         super().__init__(data)
         check_positive('embedding_dim', embedding_dim)
         check_positive('num_layers', num_layers)
@@ -219,7 +253,7 @@ class MMGCN(Recommender):
             self.gcns[m] = ModalityGCN(
                 feat.size(1), self.num_users, embedding_dim,
                 latent_dim if project_all or k == 0 else None, num_layers,
-                combination)
+                combination, weight_init)
         if not train_embeddings:
             # Kept as parameters (in checkpoints) but out of training.
             self.id_embedding.weight.requires_grad_(False)
