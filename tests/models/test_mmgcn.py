@@ -152,3 +152,25 @@ def test_beats_popularity_on_synthetic():
         popularity_config=popularity_config())
     assert result.test['Recall@20'] > pop.test['Recall@20']
     assert result.test['NDCG@20'] > pop.test['NDCG@20']
+
+
+def test_reference_initialisation_is_the_toolboxs():
+    torch.manual_seed(0)
+    model = MMGCN(_data(2), embedding_dim=64, num_layers=3, latent_dim=32)
+    gcn = model.gcns['image']
+    # torch's Linear default: U(+-1/sqrt(fan_in)) for weights and biases.
+    for lin in (gcn.projection, gcn.layers[1].gate, gcn.layers[2].gate):
+        bound = lin.weight.size(1) ** -0.5
+        assert lin.weight.abs().max() <= bound
+        assert 0 < lin.bias.abs().max() <= bound
+    # Xavier-normal weights elsewhere (std sqrt(2 / (fan_in + fan_out))).
+    for lin in (gcn.layers[0].gate, gcn.layers[1].linear, gcn.layers[2].conv):
+        std = (2 / sum(lin.weight.shape)) ** 0.5
+        assert abs(lin.weight.std().item() / std - 1) < 0.1
+    xavier = MMGCN(_data(2), embedding_dim=64, latent_dim=32,
+                   weight_init='xavier')
+    assert torch.count_nonzero(xavier.gcns['image'].projection.bias) == 0
+    assert all(torch.count_nonzero(layer.gate.bias) == 0
+               for layer in xavier.gcns['text'].layers)
+    with pytest.raises(ValueError, match="'weight_init'"):
+        MMGCN(_data(2), weight_init='uniform')
