@@ -1,9 +1,10 @@
 r"""Adam over the processes of a sharded model: the gradients of shared
 parameters are summed over the ranks, the rows of a per-user table (see
-:meth:`~lirdrec_pyg.models.Recommender.user_row_parameters`) are updated by
-the rank that owns the user alone.
+:meth:`~lirdrec_pyg.models.Recommender.owned_parameters`) are updated by
+the rank that owns the row alone.
 
-A rank that owns rows :math:`R` of a table (e.g. its users' preference rows)
+A rank that owns rows :math:`R` of a parameter (e.g. its users' preference
+rows, or the rows of its block of hidden units of a tensor-parallel layer)
 is the only one that reads them in the training step, so its gradient there
 is already the whole gradient and the other rows' is zero: summing the table
 over the ranks, as for a replicated parameter, would move
@@ -20,12 +21,12 @@ parameters between ranks after a full gradient all-reduce and broadcasts
 them back; here the dominant tensor is the row-owned table, whose gradient
 needs no reduction at all, so it does not fit.
 """
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-from lirdrec_pyg.distributed.sharding import Sharding
+from lirdrec_pyg.distributed.sharding import Sharding, split_range
 
 
 class ShardedAdam:
@@ -41,32 +42,37 @@ class ShardedAdam:
     Args:
         named_parameters (sequence of (str, Parameter)): The model's
             parameters, in the order of :meth:`torch.nn.Module.parameters`.
-        user_rows (sequence of str): The parameters with one row per user
-            whose rows only the users' owner reads in a training step (their
-            gradient is zero on the other ranks and complete on the
-            owner).
+        owned (mapping of str to Tensor): The parameters of which this rank
+            alone updates a block of rows (its :func:`split_range` block of
+            the parameter's rows), each mapped to a leaf that aliases that
+            block (see :meth:`~lirdrec_pyg.models.Recommender.owned_parameters`):
+            the training step reads those rows through the leaf, so their
+            gradient is complete on this rank and has only the block's rows.
+            (If the leaf got no gradient, the block's rows of the
+            parameter's gradient are used.)
         sharding (Sharding): This process's share.
         make_adam (callable): Builds the underlying
             :class:`torch.optim.Adam` from a list of tensors.
     """
     def __init__(self, named_parameters: Sequence[Tuple[str, Tensor]],
-                 user_rows: Sequence[str], sharding: Sharding,
+                 owned: Mapping[str, Tensor], sharding: Sharding,
                  make_adam: Any) -> None:
         named = [(n, p) for n, p in named_parameters if p.requires_grad]
-        shapes = {n: p.shape for n, p in named}
-        for name in user_rows:
-            if name not in shapes or shapes[name][0] != sharding.num_users:
-                raise ValueError(f"user_rows names '{name}', which is not a "
-                                 f"trainable parameter with one row per user")
+        by_name = dict(named)
+        for name, leaf in owned.items():
+            p = by_name.get(name)
+            if p is None or not _aliases_block(leaf, p, sharding):
+                raise ValueError(f"owned parameter '{name}' must be a "
+                                 f"trainable parameter mapped to a leaf "
+                                 f"aliasing this rank's block of its rows")
         self.sharding = sharding
         self.params = [p for _, p in named]
-        self.rows: List[Any] = [sharding.user_range if n in user_rows
-                                else None for n, _ in named]
+        self.rows: List[Any] = [
+            split_range(p.size(0), sharding.world_size, sharding.rank)
+            if n in owned else None for n, p in named]
         self.shared = [p for p, r in zip(self.params, self.rows) if r is None]
-        # Leaves that alias the owned rows: Adam updates them in place.
-        self.views = {i: torch.nn.Parameter(p.data[r[0]:r[1]])
-                      for i, (p, r) in enumerate(zip(self.params, self.rows))
-                      if r is not None}
+        self.views = {i: owned[n] for i, (n, _) in enumerate(named)
+                      if n in owned}
         self._adam_params = [self.views.get(i, p)
                              for i, p in enumerate(self.params)]
         self.adam = make_adam(self._adam_params)
@@ -86,6 +92,8 @@ class ShardedAdam:
         them and this rank's owned rows."""
         self.sharding.all_reduce_gradients(self.shared)
         for i, view in self.views.items():
+            if view.grad is not None:
+                continue
             grad = self.params[i].grad
             start, end = self.rows[i]
             view.grad = (torch.zeros_like(view) if grad is None
@@ -112,7 +120,8 @@ class ShardedAdam:
         for key in ('exp_avg', 'exp_avg_sq'):
             local = view.new_zeros(view.shape) if entry is None \
                 else entry[key]
-            full[key] = self.sharding.gather_users(local.contiguous())
+            full[key] = self.sharding.gather_blocks(
+                local.contiguous(), self.params[i].size(0))
         if entry is None:
             return None
         return dict(entry, **full)
@@ -133,6 +142,19 @@ class ShardedAdam:
         self.adam.load_state_dict({'state': state,
                                    'param_groups':
                                        state_dict['param_groups']})
+
+
+def _aliases_block(leaf: Tensor, param: Tensor, sharding: Sharding) -> bool:
+    # Whether 'leaf' is a leaf viewing exactly this rank's block of rows of
+    # 'param' (same storage, same row layout).
+    if not isinstance(leaf, Tensor) or not leaf.is_leaf or \
+            not leaf.requires_grad or param.dim() == 0:
+        return False
+    start, end = split_range(param.size(0), sharding.world_size,
+                             sharding.rank)
+    block = param.data[start:end]
+    return (leaf.shape == block.shape and leaf.stride() == block.stride()
+            and leaf.data_ptr() == block.data_ptr())
 
 
 __all__ = ['ShardedAdam']

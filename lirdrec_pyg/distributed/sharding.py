@@ -74,6 +74,28 @@ class _GatherRows(torch.autograd.Function):
                 None)
 
 
+class _AllReduceSum(torch.autograd.Function):
+    r"""The sum over the ranks of :obj:`x`, on every rank; the backward pass
+    sums the gradient over the ranks (every rank's loss share reads its own
+    copy of the sum). Both run in place on buffers this node owns."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:
+        ctx.group = group
+        if x.is_leaf or x._is_view() or not x.is_contiguous():
+            x = x.contiguous().clone()
+        else:
+            ctx.mark_dirty(x)
+        dist.all_reduce(x, group=group)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:
+        grad = grad.contiguous()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad, None
+
+
 def pad_rows(x: Tensor, rows: int) -> Tensor:
     r""":obj:`x` with zero rows appended up to :obj:`rows` rows (itself if
     it has them)."""
@@ -256,6 +278,36 @@ class Sharding:
         user ownership instead of by position in the batch)."""
         start, end = self.user_range
         return (users >= start) & (users < end)
+
+    def all_reduce_sum(self, x: Tensor) -> Tensor:
+        r"""The sum over the ranks of :obj:`x` (an all-reduce), on every
+        rank; differentiable: the gradient is summed over the ranks too, so
+        it suits partial sums whose total every rank's loss share reads
+        (e.g. a tensor-parallel layer's partial outputs, or one rank's
+        users' contribution to every item). An intermediate :obj:`x` is
+        reduced in place."""
+        if self.world_size == 1:
+            return x
+        return _AllReduceSum.apply(x, self.group)
+
+    def gather_blocks(self, local: Tensor, size: int) -> Tensor:
+        r"""The :obj:`[size, *]` tensor whose rows every rank holds its
+        block of (:func:`split_range` of :obj:`size`), on every rank; not
+        differentiable (for state exchanged outside the training step)."""
+        sizes = [_size(split_range(size, self.world_size, r))
+                 for r in range(self.world_size)]
+        if local.size(0) != sizes[self.rank]:
+            raise ValueError(f"'local' must have {sizes[self.rank]} rows "
+                             f"(got {local.size(0)})")
+        if self.world_size == 1:
+            return local
+        width = max(sizes)
+        out = local.new_empty((self.world_size * width, ) +
+                              tuple(local.shape[1:]))
+        _all_gather_single(out, pad_rows(local, width).contiguous(),
+                           group=self.group)
+        return torch.cat([out[r * width:r * width + n]
+                          for r, n in enumerate(sizes)])
 
     def sum_over_ranks(self, x: Tensor) -> Tensor:
         r"""The sum of :obj:`x` over the ranks, differentiable (for terms

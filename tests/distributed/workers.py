@@ -10,7 +10,8 @@ import torch
 import torch.distributed as dist
 
 from lirdrec_pyg.data import make_synthetic
-from lirdrec_pyg.distributed import Sharding, init_process_group
+from lirdrec_pyg.distributed import (Sharding, init_process_group,
+                                    split_range)
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
 
@@ -54,14 +55,38 @@ def one_step_gradients(name: str, data: Any) -> Dict[str, Any]:
     loss_full.backward()
     share = sharded.loss(*sharding.split_batch(users, pos, neg))
     share.backward()
-    sharding.all_reduce_gradients(sharded.parameters())
+    grads = summed_gradients(sharded, sharding)
     total = sharding.all_reduce_(share.detach().clone())
-    diff = max(float((a.grad - b.grad).abs().max())
-               for a, b in zip(full.parameters(), sharded.parameters()))
+    diff = max(float((a.grad - grads[name]).abs().max())
+               for name, a in full.named_parameters())
     scale = max(float(a.grad.abs().max()) for a in full.parameters())
     return dict(loss_full=float(loss_full.detach()),
                 loss_sharded=float(total),
                 grad_diff=diff, grad_scale=scale)
+
+
+def summed_gradients(model: Any, sharding: Sharding) -> Dict[str, Any]:
+    r"""The whole gradient of every parameter of a sharded model after the
+    backward pass of the ranks' loss shares: the shared parameters' summed
+    over the ranks, the owned rows' gathered from their owners (as
+    :class:`~lirdrec_pyg.distributed.ShardedAdam` reads them)."""
+    owned = model.owned_parameters()
+    out = {}
+    for name, p in model.named_parameters():
+        if name in owned:
+            start, end = split_range(p.size(0), sharding.world_size,
+                                     sharding.rank)
+            grad = owned[name].grad
+            if grad is None:
+                grad = (p.grad[start:end] if p.grad is not None
+                        else torch.zeros_like(owned[name]))
+            out[name] = sharding.gather_blocks(grad.contiguous(),
+                                               p.size(0))
+        else:
+            grad = p.grad.clone() if p.grad is not None \
+                else torch.zeros_like(p)
+            out[name] = sharding.all_reduce_(grad)
+    return out
 
 
 def worker(rank: int, world_size: int, port: int, out: str) -> None:
