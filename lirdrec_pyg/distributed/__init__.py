@@ -17,7 +17,7 @@ from lirdrec_pyg.distributed.sharding import (Sharding, adjacency_rows,
                                               pad_rows,
                                               padded_item_columns,
                                               sharded_adjacency, split_range)
-from lirdrec_pyg.distributed.optim import ShardedAdam
+from lirdrec_pyg.distributed.optim import GradientBuckets, ShardedAdam
 from lirdrec_pyg.distributed.propagation import (
     bipartite_blocks, bipartite_propagation, padded_propagation,
     sharded_propagation, symmetric_padded_propagation)
@@ -28,5 +28,5 @@ __all__ = [
     'split_range', 'adjacency_rows', 'sharded_adjacency',
     'sharded_propagation', 'padded_adjacency', 'padded_item_columns',
     'padded_propagation', 'symmetric_padded_propagation', 'pad_rows',
-    'ShardedAdam', 'bipartite_blocks', 'bipartite_propagation',
+    'ShardedAdam', 'GradientBuckets', 'bipartite_blocks', 'bipartite_propagation',
 ]

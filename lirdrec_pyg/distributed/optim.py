@@ -24,6 +24,7 @@ needs no reduction at all, so it does not fit.
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 from lirdrec_pyg.distributed.sharding import Sharding, split_range
@@ -73,6 +74,7 @@ class ShardedAdam:
         self.shared = [p for p, r in zip(self.params, self.rows) if r is None]
         self.views = {i: owned[n] for i, (n, _) in enumerate(named)
                       if n in owned}
+        self.buckets = GradientBuckets(self.shared, sharding)
         self._adam_params = [self.views.get(i, p)
                              for i, p in enumerate(self.params)]
         self.adam = make_adam(self._adam_params)
@@ -82,15 +84,19 @@ class ShardedAdam:
         return self.adam.param_groups
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        r"""Clears the gradients; the next backward pass sums the shared
+        parameters' gradients over the ranks as they come
+        (:class:`GradientBuckets`)."""
         for p in self.params:
             p.grad = None
         for v in self.views.values():
             v.grad = None
+        self.buckets.arm()
 
     def step(self) -> None:
-        r"""Sums the shared parameters' gradients over the ranks and updates
-        them and this rank's owned rows."""
-        self.sharding.all_reduce_gradients(self.shared)
+        r"""Completes the sums of the shared parameters' gradients over the
+        ranks and updates them and this rank's owned rows."""
+        self.buckets.wait()
         for i, view in self.views.items():
             if view.grad is not None:
                 continue
@@ -144,6 +150,88 @@ class ShardedAdam:
                                        state_dict['param_groups']})
 
 
+class GradientBuckets:
+    r"""Sums the gradients of replicated parameters over the ranks while the
+    backward pass still runs, as DDP's buckets do: the parameters are
+    grouped, in the reverse of their order (about the order in which the
+    backward pass produces their gradients), into buckets of about
+    :obj:`cap` entries; when every gradient of a bucket is there, the
+    bucket is flattened and its all-reduce launched asynchronously, so it
+    travels while the backward pass of the earlier layers computes.
+    Buckets are launched strictly in order (so every rank issues the same
+    collectives in the same order); :meth:`wait` launches the rest (zeros
+    for a parameter without gradient), waits for all and writes the sums
+    back into the gradients. Only a backward pass after :meth:`arm` launches
+    anything.
+
+    Args:
+        params (sequence of Tensor): The replicated parameters.
+        sharding (Sharding): This process's share.
+        cap (int, optional): Entries per bucket. (default: :obj:`2**20`)
+    """
+    def __init__(self, params: Sequence[Tensor], sharding: Sharding,
+                 cap: int = 2**20) -> None:
+        self.sharding = sharding
+        self.buckets: List[List[Tensor]] = []
+        size = cap
+        for p in reversed(list(params)):
+            if size >= cap:
+                self.buckets.append([])
+                size = 0
+            self.buckets[-1].append(p)
+            size += p.numel()
+        self._bucket_of = {id(p): b for b, bucket in enumerate(self.buckets)
+                           for p in bucket}
+        self._armed = False
+        self._ready = [0] * len(self.buckets)
+        self._works: List[Any] = []
+        self._flats: List[Tensor] = []
+        if sharding.world_size > 1:
+            for p in params:
+                p.register_post_accumulate_grad_hook(self._on_grad)
+
+    def arm(self) -> None:
+        r"""Makes the next backward pass launch the buckets."""
+        self._armed = True
+        self._ready = [0] * len(self.buckets)
+        self._works, self._flats = [], []
+
+    def _on_grad(self, p: Tensor) -> None:
+        if not self._armed:
+            return
+        self._ready[self._bucket_of[id(p)]] += 1
+        while (len(self._works) < len(self.buckets) and
+               self._ready[len(self._works)] ==
+               len(self.buckets[len(self._works)])):
+            self._launch(len(self._works))
+
+    def _launch(self, b: int) -> None:
+        flat = torch.cat([(p.grad if p.grad is not None
+                           else torch.zeros_like(p)).reshape(-1)
+                          for p in self.buckets[b]])
+        self._flats.append(flat)
+        self._works.append(dist.all_reduce(flat, group=self.sharding.group,
+                                           async_op=True))
+
+    def wait(self) -> None:
+        r"""Launches the buckets not launched yet, waits for every bucket
+        and sets the parameters' gradients to the sums."""
+        if self.sharding.world_size == 1:
+            return
+        while len(self._works) < len(self.buckets):
+            self._launch(len(self._works))
+        for bucket, flat, work in zip(self.buckets, self._flats,
+                                      self._works):
+            work.wait()
+            offset = 0
+            for p in bucket:
+                n = p.numel()
+                p.grad = flat[offset:offset + n].view_as(p)
+                offset += n
+        self._armed = False
+        self._works, self._flats = [], []
+
+
 def _aliases_block(leaf: Tensor, param: Tensor, sharding: Sharding) -> bool:
     # Whether 'leaf' is a leaf viewing exactly this rank's block of rows of
     # 'param' (same storage, same row layout).
@@ -157,4 +245,4 @@ def _aliases_block(leaf: Tensor, param: Tensor, sharding: Sharding) -> bool:
             and leaf.data_ptr() == block.data_ptr())
 
 
-__all__ = ['ShardedAdam']
+__all__ = ['ShardedAdam', 'GradientBuckets']

@@ -10,8 +10,8 @@ import torch
 import torch.distributed as dist
 
 from lirdrec_pyg.data import make_synthetic
-from lirdrec_pyg.distributed import (Sharding, init_process_group,
-                                    split_range)
+from lirdrec_pyg.distributed import (GradientBuckets, Sharding,
+                                    init_process_group, split_range)
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
 
@@ -89,6 +89,30 @@ def summed_gradients(model: Any, sharding: Sharding) -> Dict[str, Any]:
     return out
 
 
+def bucket_sums(rank: int) -> Dict[str, Any]:
+    r"""Gradients summed by :class:`GradientBuckets` during a backward pass
+    (three buckets of at most 5 entries; one parameter without gradient),
+    against the sum over ranks of every rank's known gradient."""
+    sharding = Sharding.from_process_group(2, 2)
+    params = [torch.nn.Parameter(torch.zeros(n)) for n in (3, 4, 2, 5)]
+    buckets = GradientBuckets(params, sharding, cap=5)
+    buckets.arm()
+    scale = [torch.arange(1.0, p.numel() + 1) for p in params]
+    # Rank r's gradient of parameter i is (r + 1) * (i + 1) * scale[i];
+    # parameter 2 is not used.
+    loss = sum((rank + 1) * (i + 1) * (p * scale[i]).sum()
+               for i, p in enumerate(params) if i != 2)
+    loss.backward()
+    launched = len(buckets._works)
+    buckets.wait()
+    expected = [3 * (i + 1) * scale[i] if i != 2 else torch.zeros(2)
+                for i in range(4)]
+    return dict(sizes=[[p.numel() for p in b] for b in buckets.buckets],
+                launched_in_backward=launched,
+                equal=all(torch.equal(p.grad, e)
+                          for p, e in zip(params, expected)))
+
+
 def worker(rank: int, world_size: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), WORLD_SIZE=str(world_size),
@@ -99,6 +123,7 @@ def worker(rank: int, world_size: int, port: int, out: str) -> None:
     result: Dict[str, Any] = {'rank': rank, 'gradients': {}, 'fit': {}}
     for name in MODELS:
         result['gradients'][name] = one_step_gradients(name, data)
+    result['buckets'] = bucket_sums(rank)
     for name in MODELS:
         start = time.perf_counter()
         seed_everything(0)
