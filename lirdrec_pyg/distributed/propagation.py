@@ -203,7 +203,7 @@ def bipartite_propagation(propagation: LightGCNPropagation, users: Tensor,
         same on every rank.
     """
     weights = _layer_weights(propagation)
-    L, F = propagation.num_layers, items.size(1)
+    L = propagation.num_layers
     user_layers, item_layers = {0: users}, {0: items}
     while len(item_layers) <= L:
         for layer in range(1, L + 1):
@@ -216,9 +216,10 @@ def bipartite_propagation(propagation: LightGCNPropagation, users: Tensor,
         parts = [sparse_propagate(user_layers[layer - 1], item_user,
                                   normalize=False, symmetric=False)
                  for layer in pending]
-        summed = sharding.all_reduce_sum(torch.cat(parts, dim=1)
+        # Stacked by rows, so that every layer is a contiguous block.
+        summed = sharding.all_reduce_sum(torch.cat(parts)
                                          if len(parts) > 1 else parts[0])
-        item_layers.update(zip(pending, summed.split(F, dim=1)))
+        item_layers.update(zip(pending, summed.split(items.size(0))))
     for layer in range(1, L + 1):
         if layer not in user_layers:
             user_layers[layer] = sparse_propagate(

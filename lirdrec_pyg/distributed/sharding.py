@@ -238,8 +238,10 @@ class Sharding:
                              f"(got {local.size(0)})")
         if self.world_size == 1:
             return local
-        return self._gather(pad_rows(local, max(sizes))).index_select(
-            0, self._take_index(kind, local.device))
+        gathered = self._gather(pad_rows(local, max(sizes)))
+        if min(sizes) == max(sizes):  # no padding: already in order
+            return gathered
+        return gathered.index_select(0, self._take_index(kind, local.device))
 
     # The padded layout -------------------------------------------------
     @property

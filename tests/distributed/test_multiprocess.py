@@ -73,6 +73,14 @@ def test_gradient_buckets_sum_over_ranks_in_order(ranks):
         assert b['equal']
 
 
+def test_gather_items_with_and_without_padding(ranks):
+    for r, rank in enumerate(ranks):
+        for num_items, block in ((6, 3), (7, 3 + r)):
+            g = rank['gathers'][num_items]
+            assert g['rows'] == list(range(num_items))
+            assert g['grad'] == [3.0] * block
+
+
 @pytest.mark.parametrize('name', MODELS)
 def test_parameters_identical_across_ranks(ranks, name):
     a, b = ranks[0][f'state_{name}'], ranks[1][f'state_{name}']

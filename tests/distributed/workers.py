@@ -113,6 +113,24 @@ def bucket_sums(rank: int) -> Dict[str, Any]:
                           for p, e in zip(params, expected)))
 
 
+def gathered_items(rank: int) -> Dict[str, Any]:
+    r"""``gather_items`` of equal blocks (no padding, no reordering) and of
+    unequal ones, forward and backward: every row is its owner's, and each
+    rank gets the sum over ranks of its rows' gradient."""
+    out = {}
+    for num_items in (6, 7):
+        sharding = Sharding.from_process_group(4, num_items)
+        start, end = sharding.item_range
+        local = torch.arange(start, end, dtype=torch.float).unsqueeze(1)
+        local.requires_grad_()
+        items = sharding.gather_items(local * 1.0)
+        # Rank r weights item i by (r + 1): the summed gradient is 3.
+        (items.squeeze(1) * (rank + 1)).sum().backward()
+        out[num_items] = dict(rows=items.detach().squeeze(1).tolist(),
+                              grad=local.grad.squeeze(1).tolist())
+    return out
+
+
 def worker(rank: int, world_size: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), WORLD_SIZE=str(world_size),
@@ -124,6 +142,7 @@ def worker(rank: int, world_size: int, port: int, out: str) -> None:
     for name in MODELS:
         result['gradients'][name] = one_step_gradients(name, data)
     result['buckets'] = bucket_sums(rank)
+    result['gathers'] = gathered_items(rank)
     for name in MODELS:
         start = time.perf_counter()
         seed_everything(0)
