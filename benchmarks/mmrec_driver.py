@@ -97,6 +97,7 @@ def main() -> None:
         'best_epoch': best_epoch, 'epochs': len(epoch_seconds),
         'seconds_per_epoch': (sum(epoch_seconds) / len(epoch_seconds)
                               if epoch_seconds else 0.0),
+        'epoch_seconds': epoch_seconds,
         'total_seconds': total, 'threads': torch.get_num_threads(),
         'valid_curve': valid_scores,
     }

@@ -187,13 +187,23 @@ def run_ours(model: str, dataset: str, seed: int, overrides: List[str],
                           resume=True)
 
 
+def _median_epoch_seconds(results: Dict[str, Any]) -> float:
+    seconds = [h['seconds'] for h in results.get('history', [])
+               if 'seconds' in h]
+    return (statistics.median(seconds) if seconds else
+            results['train_seconds'] / max(results['epochs'], 1))
+
+
 def summarise(model: str, toolbox: Optional[Dict[str, Any]],
               ours: List[Dict[str, Any]]) -> Dict[str, Any]:
     row: Dict[str, Any] = {'model': model, 'seeds': len(ours)}
     if toolbox is not None:
         row['toolbox'] = {m: toolbox['test'][m.lower()] for m in METRICS}
         row['toolbox_best_epoch'] = toolbox['best_epoch']
-        row['toolbox_seconds_per_epoch'] = toolbox['seconds_per_epoch']
+        # The median, as a paused or preempted epoch would drag a mean.
+        row['toolbox_seconds_per_epoch'] = (
+            statistics.median(toolbox['epoch_seconds'])
+            if toolbox.get('epoch_seconds') else toolbox['seconds_per_epoch'])
         row['toolbox_settings'] = toolbox['settings']
     if ours:
         row['ours'] = {m: statistics.mean(r['test'][m] for r in ours)
@@ -203,7 +213,7 @@ def summarise(model: str, toolbox: Optional[Dict[str, Any]],
         row['ours_best_epoch'] = statistics.mean(r['best_epoch']
                                                  for r in ours)
         row['ours_seconds_per_epoch'] = statistics.mean(
-            r['train_seconds'] / max(r['epochs'], 1) for r in ours)
+            _median_epoch_seconds(r) for r in ours)
     if toolbox is not None and ours:
         row['ratio'] = {m: row['ours'][m] / row['toolbox'][m]
                         if row['toolbox'][m] else float('nan')
@@ -217,16 +227,18 @@ def format_table(rows: List[Dict[str, Any]]) -> str:
         return fmt(row[key]) if key in row else '-'
 
     lines = ['| model | toolbox R@20 / N@20 | ours R@20 / N@20 (seeds) | '
-             'ratio R / N | best epoch toolbox / ours | s/epoch toolbox / '
-             'ours |', '|---|---|---|---|---|---|']
+             'ratio R / N | best epoch toolbox / ours | median s/epoch '
+             'toolbox / ours |', '|---|---|---|---|---|---|']
     for r in rows:
         tb = cell(r, 'toolbox', lambda t: f"{t['Recall@20']:.4f} / "
                                           f"{t['NDCG@20']:.4f}")
         ours = '-'
         if 'ours' in r:
             o, s = r['ours'], r['ours_std']
-            ours = (f"{o['Recall@20']:.4f} ± {s['Recall@20']:.4f} / "
-                    f"{o['NDCG@20']:.4f} ± {s['NDCG@20']:.4f} ({r['seeds']})")
+            spread = ((lambda m: f" ± {s[m]:.4f}") if r['seeds'] > 1
+                      else (lambda m: ''))  # one seed has no spread
+            ours = (f"{o['Recall@20']:.4f}{spread('Recall@20')} / "
+                    f"{o['NDCG@20']:.4f}{spread('NDCG@20')} ({r['seeds']})")
         ratio = cell(r, 'ratio', lambda t: f"{100 * t['Recall@20']:.1f}% / "
                                            f"{100 * t['NDCG@20']:.1f}%")
         epochs = (f"{cell(r, 'toolbox_best_epoch', str)} / "

@@ -126,7 +126,7 @@ def test_config_yaml_records_the_run(tmp_path):
     assert saved['run'] == {
         'model': 'bpr', 'dataset': 'synthetic', 'dataset_path': None,
         'dataset_config': 'configs/datasets/synthetic.yaml',
-        'config_file': None, 'seed': 7}
+        'config_file': None, 'seed': 7, 'processes': 1}
     assert saved['model']['embedding_dim'] == 8
     assert saved['train']['negatives'] == 'train_items'
     assert saved['data']['num_users'] == 60  # --set over the dataset yaml
@@ -230,6 +230,20 @@ def test_resume_without_checkpoint_is_refused(tmp_path, capsys):
     (out / 'checkpoint.pt').unlink()
     assert train(out, '--resume') == 2
     assert 'holds no checkpoint.pt to resume from' in one_line_error(capsys)
+
+
+def test_resume_with_fewer_epochs_than_trained_is_refused(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert train(out, '--set', *SMALL, 'train.epochs=3', small=False) == 0
+    capsys.readouterr()
+    results = (out / 'results.json').read_bytes()
+    assert train(out, '--resume', '--set', *SMALL, 'train.epochs=2',
+                 small=False) == 2
+    assert ('has trained 3 epochs, more than train.epochs=2; resume with '
+            'train.epochs >= 3') in one_line_error(capsys)
+    assert (out / 'results.json').read_bytes() == results
+    assert train(out, '--resume', '--set', *SMALL, 'train.epochs=4',
+                 small=False) == 0
 
 
 def test_argparse_mistakes_are_one_line(tmp_path, capsys):

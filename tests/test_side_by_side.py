@@ -99,6 +99,21 @@ def test_summary_and_table(sbs):
     json.dumps(row)
 
 
+def test_seconds_per_epoch_are_medians_and_one_seed_has_no_spread(sbs):
+    # A run paused for a minute in one epoch must not move the figure.
+    toolbox = {'test': {'recall@20': 0.4, 'ndcg@20': 0.2}, 'best_epoch': 2,
+               'seconds_per_epoch': 21.0, 'settings': {},
+               'epoch_seconds': [1.0, 2.0, 60.0]}
+    ours = [{'test': {'Recall@20': 0.4, 'NDCG@20': 0.2}, 'best_epoch': 2,
+             'epochs': 3, 'train_seconds': 63.0,
+             'history': [{'seconds': s} for s in (1.0, 60.0, 1.5)]}]
+    row = sbs.summarise('bm3', toolbox, ours)
+    assert row['toolbox_seconds_per_epoch'] == 2.0
+    assert row['ours_seconds_per_epoch'] == 1.5
+    line = sbs.format_table([row]).splitlines()[-1]
+    assert '| 0.4000 / 0.2000 (1) |' in line and '±' not in line
+
+
 def test_report_only_reads_finished_cells(sbs, tmp_path):
     root = plant_toolbox(tmp_path / 'mmrec')
     out = tmp_path / 'out'

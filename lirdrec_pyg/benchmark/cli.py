@@ -80,14 +80,25 @@ def _suite(args: argparse.Namespace):
         if not args.datasets or not args.models:
             raise ValueError('give --suite, or --datasets and --models')
         suite = Suite(name='custom', datasets=[], models=[])
+    changed = []
     for name in ('datasets', 'models', 'seeds'):
         if getattr(args, name):
             setattr(suite, name, list(getattr(args, name)))
+            changed.append(f"--{name} "
+                           f"{' '.join(map(str, getattr(suite, name)))}")
+    if args.set:
+        changed.append(f"--set {' '.join(args.set)}")
     suite.set = [*suite.set, *args.set]
     for name, attr in (('budget', 'budget'), ('grid_seed', 'grid_seed'),
                        ('metric', 'metric'), ('target', 'target')):
         if getattr(args, attr) is not None:
             setattr(suite, name, getattr(args, attr))
+            changed.append(f'--{attr.replace("_", "-")} {getattr(args, attr)}')
+    if args.suite is not None and changed:
+        # The suite's own text no longer describes what runs.
+        suite.description = ' '.join(filter(None, [
+            suite.description,
+            f"Changed on the command line: {', '.join(changed)}."]))
     suite.check('command line' if args.suite is None else
                 f"suite '{args.suite}' with the command line")
     return suite

@@ -29,7 +29,8 @@ def _short(metric: str) -> str:
 
 def _mean_std(values: Sequence[float]) -> Dict[str, float]:
     return {'mean': statistics.mean(values),
-            'std': statistics.stdev(values) if len(values) > 1 else 0.0}
+            'std': statistics.stdev(values) if len(values) > 1 else 0.0,
+            'n': len(values)}
 
 
 def _section(suite: Suite) -> str:
@@ -151,7 +152,9 @@ def _cell(row: Dict[str, Any], metric: str, best: Dict[str, float]) -> str:
     stats = (row.get('metrics') or {}).get(metric)
     if stats is None:
         return ''
-    text = f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+    text = f"{stats['mean']:.4f}"
+    if stats.get('n', 2) > 1:  # one seed has no spread to show
+        text += f" ± {stats['std']:.4f}"
     if math.isclose(stats['mean'], best.get(metric, math.nan),
                     rel_tol=0, abs_tol=5e-5):
         text = f'**{text}**'
@@ -182,7 +185,10 @@ def format_table(summary: Dict[str, Any], dataset: str) -> str:
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         valid = r.get('valid')
-        cells = [r['model'], str(len(r['seeds_done'])),
+        ran = len(r['seeds_done'])
+        cells = [r['model'],
+                 '-' if ran == 0 and r['status'] in ('n/a', 'failed')
+                 else str(ran),
                  f"{valid['mean']:.4f}" if valid else '']
         cells += [_cell(r, m, best) for m in metrics]
         cells += [f"{r['best_epoch']:.0f}" if 'best_epoch' in r else '',
@@ -217,14 +223,17 @@ def format_markdown(summary: Dict[str, Any]) -> str:
     out = [f"# Benchmark `{summary['suite']}`", '']
     if summary['description']:
         out += [summary['description'], '']
+    markers = ''
+    if any(r['model'] == summary['target'] for r in summary['entries']):
+        markers = (f" {MARKERS['win']} / {MARKERS['loss']}: "
+                   f"{summary['target']} is significantly better / worse "
+                   f"than the row's model (paired {summary['test']}, alpha "
+                   f"{summary['alpha']}, over the per-user values averaged "
+                   f"over seeds).")
     out += [f"`{summary['command']}`", '',
             f"Metrics: {section} metrics at the best validation "
             f"{summary['metric']} epoch, mean ± std over seeds "
-            f"{summary['seeds']}; best per column in bold. {MARKERS['win']} "
-            f"/ {MARKERS['loss']}: {summary['target']} is significantly "
-            f"better / worse than the row's model (paired "
-            f"{summary['test']}, alpha {summary['alpha']}, over the "
-            f"per-user values averaged over seeds). "
+            f"{summary['seeds']}; best per column in bold.{markers} "
             f"{summary['executor']}, {summary['threads_per_process']} "
             f"thread(s) per process, {summary['seconds']:.0f} s."]
     if summary['interrupted']:

@@ -170,9 +170,28 @@ def run_import(args: argparse.Namespace) -> int:
     folder = Path(args.out)
     # Feature models need item features; without them suggest an ID model.
     model = 'lirdrec' if any(folder.glob('*_feat.npy')) else 'lightgcn'
-    print(f'train with: lirdrec train --dataset {folder} --model {model} '
-          f'--out runs/{folder.name}_{model}')
+    print('train with: ' + suggested_train_command(folder, model,
+                                                   report.num_items))
     return 0
+
+
+def suggested_train_command(folder: Path, model: str, num_items: int) -> str:
+    r"""The :obj:`lirdrec train` command for an imported folder, with the
+    metric cut-offs narrowed where the catalogue is smaller than the
+    default ones (5, 10, 20, 50)."""
+    # Imported here: this is the command-line layer above train.
+    from lirdrec_pyg.train.trainer import TrainConfig
+
+    command = (f'lirdrec train --dataset {folder} --model {model} '
+               f'--out runs/{folder.name}_{model}')
+    defaults = TrainConfig().ks
+    if num_items >= max(defaults):
+        return command
+    ks = [k for k in defaults if k <= num_items] or [num_items]
+    sets = [f"'train.ks=[{', '.join(map(str, ks))}]'"]
+    if 20 not in ks:  # the default selection metric is Recall@20
+        sets.append(f'train.valid_metric=Recall@{ks[-1]}')
+    return f"{command} --set {' '.join(sets)}"
 
 
 def add_data_parser(subparsers: Any) -> None:

@@ -32,10 +32,11 @@ from lirdrec_pyg.train.trainer import TrainConfig
 SECTIONS = ('model', 'train', 'data', 'eval', 'search')
 MAX_EPOCHS_ENV = 'LIRDREC_MAX_EPOCHS'
 EVAL_KEYS = {'cold_item_fraction': 0.0}
-#: ``train`` keys that may differ when a run is resumed (they do not change
-#: what the run computes, or only extend it).
+#: Keys that may differ when a run is resumed (they do not change what the
+#: run computes, or only extend it; a resume with another process count
+#: gives the same results, see :class:`~lirdrec_pyg.train.Trainer`).
 RESUMABLE_KEYS = ('train.epochs', 'train.threads', 'train.progress',
-                  'train.eval_batch_size', 'train.device')
+                  'train.eval_batch_size', 'train.device', 'run.processes')
 # Reader parameters that are not dataset settings.
 _NOT_DATA_KEYS = ('return_factors', )
 

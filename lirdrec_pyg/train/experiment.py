@@ -153,6 +153,8 @@ def run_experiment(dataset: Union[str, Path], model: str,
     check_model_setup(model, train_cfg.mode,
                       int(os.environ.get('WORLD_SIZE', '1')))
     init_process_group(resolve_device(train_cfg.device))
+    config = {**config, 'run': {**(config.get('run') or {}),
+                                'processes': _world_size()}}
     out = Path(out_dir) if out_dir is not None else None
     if out is None:
         return _run(dataset, model, config, None, resume, echo, data)

@@ -3,6 +3,7 @@ import logging
 import math
 import time
 import typing
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
@@ -28,6 +29,8 @@ from lirdrec_pyg.train.schema import ConfigError, check_value
 
 CHECKPOINT = 'checkpoint.pt'
 BEST_MODEL = 'best_model.pt'
+#: The fan-out of sampled training unless ``train.num_neighbors`` says.
+DEFAULT_NUM_NEIGHBORS = 10
 
 
 @dataclass
@@ -92,7 +95,7 @@ class TrainConfig:
     progress: bool = True
     negatives: str = 'train_items'
     mode: str = 'full'
-    num_neighbors: Union[int, List[int]] = 10
+    num_neighbors: Union[int, List[int]] = DEFAULT_NUM_NEIGHBORS
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -127,6 +130,12 @@ class TrainConfig:
             raise ConfigError(f"train.num_neighbors must be a positive "
                               f"integer or -1 (all), or a list of them "
                               f"(got {self.num_neighbors!r})")
+        if self.mode == 'full' and \
+                self.num_neighbors != DEFAULT_NUM_NEIGHBORS:
+            warnings.warn(f"train.num_neighbors={self.num_neighbors!r} has no "
+                          f"effect with train.mode='full' (every step uses "
+                          f"the whole graph); set train.mode=sampled to "
+                          f"sample neighbours", stacklevel=2)
         name, _, k = self.valid_metric.partition('@')
         if name not in METRIC_NAMES or not k.isdigit() or int(
                 k) not in self.ks:
@@ -405,6 +414,12 @@ class Trainer:
                     f"({type(self.model).__name__}): "
                     f"{str(e).splitlines()[0]}") from None
             state = saved['trainer']
+            if state['epoch'] > cfg.epochs:
+                # Its results would come from epochs the config excludes.
+                raise CheckpointError(
+                    f"checkpoint '{ckpt}' has trained {state['epoch']} "
+                    f"epochs, more than train.epochs={cfg.epochs}; resume "
+                    f"with train.epochs >= {state['epoch']}")
             self.log(f"resumed from {ckpt} at epoch {state['epoch']}")
 
         bar = None

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from lirdrec_pyg.benchmark.cli import main
-from lirdrec_pyg.benchmark.report import format_csv, format_table
+from lirdrec_pyg.benchmark.report import (
+    format_csv,
+    format_markdown,
+    format_table,
+)
 from lirdrec_pyg.train.experiment import load_per_user
 
 
@@ -37,6 +41,43 @@ def test_table_bolds_the_best_and_marks_significance():
     assert '0.2500 ± 0.0100 †' in lines['a']
     assert '**' not in lines['lirdrec'] and '**' not in lines['a']
     assert '†' not in lines['c'] and '‡' not in lines['c']
+
+
+def test_one_seed_shows_no_spread_and_a_not_applicable_row_no_seeds():
+    one = _row('a', 0.25)
+    for stats in one['metrics'].values():
+        stats['n'] = 1
+    na = {'dataset': 'd', 'model': 'b', 'status': 'n/a', 'cells': [],
+          'detail': 'bpr cannot run in train.mode=sampled', 'seeds_done': []}
+    lines = format_table(_summary([_row('lirdrec', 0.30), one, na]),
+                         'd').splitlines()
+    assert '0.2500 |' in lines[3] and '0.2500 ±' not in lines[3]
+    assert '0.3000 ± 0.0100' in lines[2]
+    assert lines[4].startswith('| b | - |') and 'n/a: bpr' in lines[4]
+
+
+def test_markers_are_explained_only_when_the_target_ran():
+    summary = {'suite': 's', 'description': '', 'command': 'c',
+               'section': 'test', 'metric': 'Recall@20', 'seeds': [0],
+               'target': 'lirdrec', 'test': 'Wilcoxon', 'alpha': 0.05,
+               'executor': 'local', 'threads_per_process': 1,
+               'seconds': 1.0, 'interrupted': False,
+               'entries': [_row('a', 0.2)]}
+    assert 'significantly' not in format_markdown(summary)
+    summary['entries'].append(_row('lirdrec', 0.3))
+    assert 'lirdrec is significantly better' in format_markdown(summary)
+
+
+def test_a_suite_changed_on_the_command_line_says_so():
+    from lirdrec_pyg.benchmark.cli import _suite, build_parser
+
+    args = build_parser().parse_args(['--suite', 'quick', '--models', 'bpr',
+                                      '--seeds', '3'])
+    text = _suite(args).description
+    assert text.endswith('Changed on the command line: --models bpr, '
+                         '--seeds 3.')
+    unchanged = _suite(build_parser().parse_args(['--suite', 'quick']))
+    assert 'Changed' not in unchanged.description
 
 
 def test_csv_has_one_row_per_model_with_p_values():

@@ -58,7 +58,7 @@ def test_incompatible_cell_is_na_and_the_table_is_written(tiny_suite,
     assert 'needs item features' in rows['freedom']['detail']
     assert rows['freedom']['cells'][0]['seconds'] < 30
     table = (tmp_path / 'summary.md').read_text()
-    assert '| freedom | 0 |' in table and 'n/a: FREEDOM needs item' in table
+    assert '| freedom | - |' in table and 'n/a: FREEDOM needs item' in table
     assert 'freedom,n/a,' in (tmp_path / 'summary.csv').read_text()
 
 

@@ -1,3 +1,5 @@
+import shlex
+
 from lirdrec_pyg.cli import main
 from lirdrec_pyg.data import read_mmrec
 from lirdrec_pyg.data.importer import read_id_map
@@ -52,3 +54,33 @@ def test_data_import_bad_input_is_one_line(tmp_path, capsys):
     assert code == 2
     assert 'need --item-text FILE' in capsys.readouterr().err
     assert not (tmp_path / 'o').exists()
+
+
+def test_the_suggested_command_trains_on_a_small_catalogue(tmp_path, capsys,
+                                                           monkeypatch):
+    # 20 items: the default cut-offs (up to 50) do not fit.
+    path = write_table(tmp_path / 'log.csv', ['u', 'i', 't', 'r'],
+                       planted_rows(num_items=20))
+    monkeypatch.chdir(tmp_path)
+    assert main(['data', 'import', str(path), '--out', 'shop',
+                 '--user-col', 'u', '--item-col', 'i']) == 0
+    line = [s for s in capsys.readouterr().out.splitlines()
+            if s.startswith('train with: ')][0]
+    command = shlex.split(line[len('train with: '):])
+    assert command[0] == 'lirdrec'
+    assert "train.ks=[5, 10, 20]" in command
+    assert main(command[1:] + ['--no-progress', '--set',
+                               'train.epochs=1']) == 0
+    assert (tmp_path / 'runs' / 'shop_lightgcn' / 'results.json').exists()
+
+
+def test_suggested_command_narrows_the_cut_offs_only_when_needed():
+    from pathlib import Path
+
+    from lirdrec_pyg.data.import_cli import suggested_train_command
+    big = suggested_train_command(Path('d'), 'bpr', 50)
+    assert big == 'lirdrec train --dataset d --model bpr --out runs/d_bpr'
+    assert suggested_train_command(Path('d'), 'bpr', 12).endswith(
+        "--set 'train.ks=[5, 10]' train.valid_metric=Recall@10")
+    assert suggested_train_command(Path('d'), 'bpr', 3).endswith(
+        "--set 'train.ks=[3]' train.valid_metric=Recall@3")

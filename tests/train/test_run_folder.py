@@ -53,6 +53,19 @@ def test_resume_refuses_changes_and_records_allowed_ones(tmp_path):
     assert saved['train']['epochs'] == 10 and saved['run']['resumed']
 
 
+def test_resume_with_another_process_count_is_recorded(tmp_path):
+    one = config()
+    one['run']['processes'] = 1
+    with RunFolder(tmp_path) as folder:
+        folder.prepare(one)
+        (tmp_path / 'checkpoint.pt').write_text('')
+        two = config()
+        two['run']['processes'] = 2
+        out = folder.prepare(two, resume=True)
+    assert out['run']['processes'] == 2
+    assert out['run']['resumed'] == [{'run.processes': {'old': 1, 'new': 2}}]
+
+
 def test_other_model_is_refused_on_resume(tmp_path):
     with RunFolder(tmp_path) as folder:
         folder.prepare(config())

@@ -73,7 +73,17 @@ def test_config_checks_of_the_sampled_mode():
         TrainConfig(num_neighbors=0)
     with pytest.raises(ValueError, match='train.num_neighbors'):
         TrainConfig(num_neighbors=[10, 'all'])
-    assert TrainConfig(num_neighbors=[-1, 5]).num_neighbors == [-1, 5]
+    assert TrainConfig(mode='sampled', num_neighbors=[-1, 5]
+                       ).num_neighbors == [-1, 5]
+
+
+def test_a_fan_out_without_the_sampled_mode_is_a_warning(recwarn):
+    TrainConfig(mode='sampled', num_neighbors=5)
+    TrainConfig()
+    assert len(recwarn) == 0
+    with pytest.warns(UserWarning, match=r"train.num_neighbors=\[5, 5\] has "
+                      r"no effect with train.mode='full'"):
+        TrainConfig(num_neighbors=[5, 5])
 
 
 def test_sampled_optimizer_splits_sparse_tables(data):
