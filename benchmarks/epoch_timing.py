@@ -33,10 +33,12 @@ def load(dataset: str) -> Any:
 
 
 def build_trainer(model_name: str, dataset: str, data: Any, device: str,
-                  threads: int = 1, overrides: tuple = ()) -> Any:
+                  threads: int = 1, overrides: tuple = (),
+                  mode: str = 'full') -> Any:
     r"""The model with its reference config (the dataset's overrides for a
     real dataset) inside a :class:`Trainer`, which shards it when this
-    process is one of several."""
+    process is one of several; :obj:`mode` is ``train.mode`` (``sampled``:
+    sampled-subgraph steps, sampled on :obj:`device`)."""
     import torch
 
     from lirdrec_pyg.models import create_model
@@ -49,7 +51,7 @@ def build_trainer(model_name: str, dataset: str, data: Any, device: str,
     model = create_model(model_name, data, **cfg['model'])
     train = TrainConfig(batch_size=cfg['train'].get('batch_size', 2048),
                         lr=cfg['train'].get('lr', 1e-3), progress=False,
-                        threads=threads, device=device)
+                        threads=threads, device=device, mode=mode)
     return Trainer(model, data, train)
 
 

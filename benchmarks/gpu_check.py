@@ -1,7 +1,8 @@
 """One-shot GPU check: the CUDA tests, then timed LIRDRec and LightGCN
 training epochs and evaluations on lastfm2k and a Baby-sized synthetic graph
-(19,445 users, 7,050 items, 4,096-d + 384-d features); one JSON line per
-figure on stdout. Run through ``benchmarks/gpu_check.sh``.
+(19,445 users, 7,050 items, 4,096-d + 384-d features), in full-graph and in
+sampled-subgraph training (``train.mode: sampled``, sampled on the device);
+one JSON line per figure on stdout. Run through ``benchmarks/gpu_check.sh``.
 
 ``--dry-run`` runs the same code on the CPU with a tiny synthetic graph (the
 CUDA tests then skip), which is what CI runs.
@@ -17,6 +18,7 @@ from epoch_timing import ROOT, build_trainer, load, peak_mib, time_epochs, \
     time_evaluation
 
 MODELS = ('lirdrec', 'lightgcn')
+MODES = ('full', 'sampled')
 
 
 class _Outcomes:
@@ -49,24 +51,32 @@ def run_cuda_tests() -> int:
 
 
 def time_models(dataset: str, device: str, epochs: int) -> None:
-    import torch
     data = load(dataset)
-    for name in MODELS:
-        if device.startswith('cuda'):
-            torch.cuda.reset_peak_memory_stats()
-        trainer = build_trainer(name, dataset, data, device)
-        row = {'figure': 'epoch', 'model': name, 'dataset': dataset,
-               'device': str(trainer.device)}
-        row.update(time_epochs(trainer, epochs))
-        row['eval_seconds'] = time_evaluation(trainer)
-        if trainer.device.type == 'cuda':
-            row['gpu'] = torch.cuda.get_device_name(trainer.device)
-            row['peak_gpu_mib'] = round(
-                torch.cuda.max_memory_allocated(trainer.device) / 2**20, 1)
-        row['peak_host_mib'] = round(peak_mib(), 1)
-        row['threads'] = torch.get_num_threads()
-        emit(row)
-        del trainer
+    for mode in MODES:
+        for name in MODELS:
+            time_model(name, mode, dataset, data, device, epochs)
+
+
+def time_model(name: str, mode: str, dataset: str, data, device: str,
+               epochs: int) -> None:
+    import torch
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    trainer = build_trainer(name, dataset, data, device, mode=mode)
+    row = {'figure': 'epoch', 'model': name, 'mode': mode,
+           'dataset': dataset, 'device': str(trainer.device)}
+    row.update(time_epochs(trainer, epochs))
+    if mode == 'sampled':
+        # The sampled batches come from a graph held on the device.
+        row['sampler_device'] = str(trainer.subgraph_sampler.rowptr.device)
+    row['eval_seconds'] = time_evaluation(trainer)
+    if trainer.device.type == 'cuda':
+        row['gpu'] = torch.cuda.get_device_name(trainer.device)
+        row['peak_gpu_mib'] = round(
+            torch.cuda.max_memory_allocated(trainer.device) / 2**20, 1)
+    row['peak_host_mib'] = round(peak_mib(), 1)
+    row['threads'] = torch.get_num_threads()
+    emit(row)
 
 
 def main(argv=None) -> int:

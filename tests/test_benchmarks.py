@@ -44,8 +44,12 @@ def test_gpu_check_dry_run_prints_one_json_line_per_figure():
             if line.startswith('{')]
     tests, *epochs = rows
     assert tests['figure'] == 'cuda_tests' and tests['failed'] == 0
-    assert [(r['model'], r['dataset'], r['device']) for r in epochs] == [
-        ('lirdrec', 'tiny', 'cpu'), ('lightgcn', 'tiny', 'cpu')]
+    assert [(r['model'], r['mode'], r['dataset'], r['device'])
+            for r in epochs] == [
+        ('lirdrec', 'full', 'tiny', 'cpu'), ('lightgcn', 'full', 'tiny', 'cpu'),
+        ('lirdrec', 'sampled', 'tiny', 'cpu'),
+        ('lightgcn', 'sampled', 'tiny', 'cpu')]
     for row in epochs:
         assert row['epoch_seconds'] > 0 and row['eval_seconds'] > 0
         assert row['steps_per_epoch'] >= 1 and row['peak_host_mib'] > 0
+    assert [r['sampler_device'] for r in epochs[2:]] == ['cpu', 'cpu']

@@ -105,7 +105,8 @@ def test_evaluator_on_cuda_equals_cpu(data):
 
 @pytest.mark.parametrize('name', MODELS)
 def test_trainer_on_cuda_matches_cpu(data, name):
-    config = dict(epochs=3, batch_size=128, progress=False, ks=[5, 10])
+    config = dict(epochs=3, batch_size=128, progress=False, ks=[5, 10],
+                  valid_metric='Recall@10')
     results = {}
     for device in ('cpu', 'cuda'):
         seed_everything(0)
@@ -126,6 +127,88 @@ def test_every_model_runs_two_epochs_on_cuda(data, name):
     seed_everything(0)
     trainer = Trainer(create_model(name, data), data,
                       TrainConfig(device='cuda', epochs=2, batch_size=128,
-                                  progress=False, ks=[5, 10]))
+                                  progress=False, ks=[5, 10],
+                                  valid_metric='Recall@10'))
     result = trainer.fit()
+    assert 0.0 <= result.test['Recall@10'] <= 1.0
+
+
+def test_subgraph_sampler_on_cuda_equals_cpu_with_every_neighbour(data):
+    from lirdrec_pyg.loader import BPRSubgraphSampler
+    edge_index = data[UI].edge_index
+    users, pos = torch.arange(20), edge_index[1][:20]
+    neg = torch.randint(0, 60, (20, ))
+    batches = {}
+    for device in ('cpu', 'cuda'):
+        sampler = BPRSubgraphSampler(edge_index, 80, 60, [-1, -1],
+                                     device=device)
+        assert sampler.rowptr.device.type == device
+        # CPU ids are moved to the sampler's device.
+        batches[device] = sampler.sample(users, pos, neg)
+    cpu, gpu = batches['cpu'], batches['cuda']
+    assert gpu.node.is_cuda and gpu.adj.is_cuda
+    assert torch.equal(gpu.node.cpu(), cpu.node)
+    assert torch.equal(gpu.adj.col_indices().cpu(), cpu.adj.col_indices())
+    assert torch.allclose(gpu.adj.values().cpu(), cpu.adj.values())
+
+
+def test_subgraph_sampler_refuses_a_generator_of_another_device(data):
+    from lirdrec_pyg.loader import BPRSubgraphSampler
+    with pytest.raises(ValueError, match="'generator' is on"):
+        BPRSubgraphSampler(data[UI].edge_index, 80, 60, [3],
+                           generator=torch.Generator(), device='cuda')
+
+
+def test_sampled_draws_on_cuda_are_graph_edges(data):
+    from lirdrec_pyg.loader import BPRSubgraphSampler
+    edge_index = data[UI].edge_index
+    sampler = BPRSubgraphSampler(
+        edge_index, 80, 60, [3, 2], device='cuda',
+        generator=torch.Generator('cuda').manual_seed(0))
+    batch = sampler.sample(torch.arange(30), edge_index[1][:30],
+                           torch.randint(0, 60, (30, )))
+    node = batch.node.cpu()
+    crow, col = batch.adj.crow_indices().cpu(), batch.adj.col_indices().cpu()
+    row = torch.arange(node.numel()).repeat_interleave(crow.diff())
+    graph = {(int(u), 80 + int(i)) for u, i in edge_index.t()}
+    graph |= {(i, u) for u, i in graph}
+    assert all((int(node[r]), int(node[c])) in graph
+               for r, c in zip(row, col))
+    assert int(crow.diff()[:batch.num_seeds].max()) <= 3
+
+
+@pytest.mark.parametrize('name', ['lightgcn', 'lirdrec'])
+def test_sampled_loss_on_cuda_equals_cpu_with_every_neighbour(data, name):
+    from lirdrec_pyg.train.sampled import (make_subgraph_sampler,
+                                           subgraph_batch_loss)
+    users = torch.arange(40)
+    pos = data[UI].edge_index[1][:40]
+    neg = torch.randint(0, 60, (40, ))
+    losses, grads = {}, {}
+    for device in ('cpu', 'cuda'):
+        seed_everything(0)
+        model = create_model(name, data).to(device)
+        sampler = make_subgraph_sampler(model, data, -1)
+        assert sampler.rowptr.device.type == device
+        loss = subgraph_batch_loss(model, sampler, users.to(device),
+                                   pos.to(device), neg.to(device))
+        loss.backward()
+        losses[device] = float(loss)
+        grads[device] = [p.grad.to_dense().cpu() for p in model.parameters()
+                         if p.grad is not None]
+    assert losses['cuda'] == pytest.approx(losses['cpu'], rel=1e-4)
+    for a, b in zip(grads['cpu'], grads['cuda']):
+        assert torch.allclose(b, a, atol=1e-5)
+
+
+@pytest.mark.parametrize('name', ['lightgcn', 'lirdrec'])
+def test_sampled_trainer_on_cuda_keeps_the_graph_there(data, name):
+    seed_everything(0)
+    trainer = Trainer(create_model(name, data), data,
+                      TrainConfig(device='cuda', epochs=2, batch_size=128,
+                                  progress=False, ks=[5, 10],
+                                  valid_metric='Recall@10', mode='sampled'))
+    result = trainer.fit()
+    assert trainer.subgraph_sampler.rowptr.is_cuda
+    assert trainer.subgraph_sampler.node_map.is_cuda
     assert 0.0 <= result.test['Recall@10'] <= 1.0

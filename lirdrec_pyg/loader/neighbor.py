@@ -16,6 +16,12 @@ makes the sampled sum :math:`\frac{d_v}{s_v} \sum_{w \in S_v} a_{vw}
 \mathbf{x}_w` an unbiased estimate of :math:`\sum_{w} a_{vw} \mathbf{x}_w`.
 A hop's cost is :math:`O(\sum_v \min(d_v, k)^2)` over its frontier, bounded
 by the fan-outs, not by the graph.
+
+Everything runs on the device of the CSR (and of the generator), so on a
+GPU a batch is sampled there, with no host copy. The host waits for the
+device only where a size decides an allocation: the number of neighbours
+a hop samples (with the number of nodes above the fan-out, read together),
+and the number of nodes a hop reaches first.
 """
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
@@ -34,11 +40,14 @@ def csr_segments(rowptr: Tensor, nodes: Tensor) -> Tuple[Tensor, Tensor]:
     return _blocks(start, count), count
 
 
-def _blocks(start: Tensor, count: Tensor) -> Tensor:
+def _blocks(start: Tensor, count: Tensor,
+            total: Optional[int] = None) -> Tensor:
     # The positions start_v, ..., start_v + count_v - 1 of every block, in
     # order: flat position j of block v is start_v + (j - the number of
-    # positions before block v).
-    total = int(count.sum())
+    # positions before block v). 'total' is count.sum() if known already
+    # (otherwise the host reads it: it sizes the output).
+    if total is None:
+        total = int(count.sum())
     offset = torch.repeat_interleave(start - (count.cumsum(0) - count), count,
                                      output_size=total)
     return offset + torch.arange(total, device=start.device)
@@ -85,21 +94,29 @@ def sample_neighbors(rowptr: Tensor, nodes: Tensor, num_neighbors: int,
     nodes = nodes.long()
     if num_neighbors == -1:
         return csr_segments(rowptr, nodes)
-    degree = rowptr[nodes + 1] - rowptr[nodes]
+    start = rowptr[nodes]
+    degree = rowptr[nodes + 1] - start
     count = degree.clamp(max=num_neighbors)
-    index = torch.empty(int(count.sum()), dtype=torch.long,
-                        device=rowptr.device)
+    is_large = degree > num_neighbors
+    # The output's size and the number of nodes above the fan-out size the
+    # allocations below: one host read for both.
+    total, num_large = torch.stack([count.sum(), is_large.sum()]).tolist()
+    index = torch.empty(total, dtype=torch.long, device=rowptr.device)
     # Where each node's block starts in the output.
     out_start = count.cumsum(0) - count
 
-    small = (degree <= num_neighbors).nonzero().view(-1)
-    pos, small_count = csr_segments(rowptr, nodes[small])
-    index[_blocks(out_start[small], small_count)] = pos
+    # Nodes within the fan-out keep their whole CSR row.
+    small = torch.nonzero_static(~is_large,
+                                 size=nodes.numel() - num_large).view(-1)
+    small_count = count[small]
+    small_total = total - num_large * num_neighbors
+    index[_blocks(out_start[small], small_count, small_total)] = _blocks(
+        start[small], small_count, small_total)
 
-    large = (degree > num_neighbors).nonzero().view(-1)
-    if large.numel() > 0:
+    large = torch.nonzero_static(is_large, size=num_large).view(-1)
+    if num_large > 0:
         picked = _floyd(degree[large], num_neighbors, generator)
-        picked = picked + rowptr[nodes[large]].unsqueeze(1)
+        picked = picked + start[large].unsqueeze(1)
         slots = out_start[large].unsqueeze(1) + torch.arange(
             num_neighbors, device=rowptr.device)
         index[slots.view(-1)] = picked.view(-1)
@@ -130,7 +147,8 @@ class NeighborSubgraph(NamedTuple):
 def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor,
                     num_neighbors: Sequence[int],
                     generator: Optional[torch.Generator] = None,
-                    node_map: Optional[Tensor] = None) -> NeighborSubgraph:
+                    node_map: Optional[Tensor] = None,
+                    check_seeds: bool = True) -> NeighborSubgraph:
     r"""Samples the :math:`L`-hop neighbourhood of :obj:`seeds` on the CSR
     graph :obj:`(rowptr, col)`, :obj:`num_neighbors[l]` neighbours per node
     at hop :math:`l` (see :func:`sample_neighbors`). As in PyG's
@@ -148,6 +166,10 @@ def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor,
             filled with :obj:`-1`, restored before returning; pass one to
             keep the cost independent of :math:`N` (otherwise one is
             allocated).
+        check_seeds (bool, optional): Checks that the seeds are distinct
+            (the check makes the host wait for the device; skip it for
+            seeds distinct by construction, e.g. from :func:`torch.unique`).
+            (default: :obj:`True`)
     """
     if len(num_neighbors) == 0:
         raise ValueError("'num_neighbors' must hold at least one hop")
@@ -161,12 +183,16 @@ def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor,
     n = seeds.numel()
     node_map[seeds] = torch.arange(n, device=seeds.device)
     try:
-        if int(node_map[seeds].unique().numel()) != n:
+        # A repeated seed keeps the last of its positions only.
+        if check_seeds and bool((node_map[seeds] != torch.arange(
+                n, device=seeds.device)).any()):
             raise ValueError("'seeds' must be distinct")
         frontier, first = seeds, 0
         for k in num_neighbors:
             index, count = sample_neighbors(rowptr, frontier, k, generator)
             target = col[index]
+            # The nodes reached first (sorted by id): their number sizes the
+            # subgraph, so the host reads it.
             new = torch.unique(target[node_map[target] < 0])
             node_map[new] = torch.arange(n, n + new.numel(),
                                          device=new.device)

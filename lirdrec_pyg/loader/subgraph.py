@@ -106,18 +106,31 @@ class BPRSubgraphSampler:
             :func:`~lirdrec_pyg.transforms.bipartite_normalized_adjacency`.
             (default: :obj:`1e-7`)
         generator (torch.Generator, optional): The random source of the
-            neighbour draws (default: torch's global one).
+            neighbour draws, on :obj:`device` (default: torch's global one
+            of that device).
+        device (torch.device, optional): Where the graph is held and the
+            batches are sampled, e.g. the model's device (default: the
+            device of :obj:`edge_index`).
     """
     def __init__(self, edge_index: Tensor, num_users: int, num_items: int,
                  num_neighbors: Sequence[int], eps: float = 1e-7,
-                 generator: Optional[torch.Generator] = None) -> None:
+                 generator: Optional[torch.Generator] = None,
+                 device: Optional[Union[str, torch.device]] = None) -> None:
         check_edge_index(edge_index, num_users, num_items)
+        self.device = torch.device(device if device is not None
+                                   else edge_index.device)
+        if generator is not None and \
+                generator.device.type != self.device.type:
+            raise ValueError(f"'generator' is on {generator.device} but the "
+                             f"sampler on {self.device}; pass a generator "
+                             f"of the sampler's device")
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.num_neighbors = resolve_num_neighbors(list(num_neighbors),
                                                    len(num_neighbors))
         self.generator = generator
-        user = edge_index[0].long().cpu()
-        item = edge_index[1].long().cpu() + self.num_users
+        edge_index = edge_index.to(self.device)
+        user = edge_index[0].long()
+        item = edge_index[1].long() + self.num_users
         num_nodes = self.num_users + self.num_items
         # CSR of the symmetric bipartite graph: row v lists v's neighbours.
         src = torch.cat([user, item])
@@ -125,36 +138,45 @@ class BPRSubgraphSampler:
         perm = torch.argsort(src * num_nodes + dst)
         self.col = dst[perm]
         count = torch.bincount(src, minlength=num_nodes)
-        self.rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+        self.rowptr = torch.zeros(num_nodes + 1, dtype=torch.long,
+                                  device=self.device)
         self.rowptr[1:] = torch.cumsum(count, 0)
         self.degree = count.float()
         self.deg_inv_sqrt = (self.degree + eps).pow(-0.5)
         # Global -> local ids of a batch's subgraph, reset after each batch
         # so that a step never touches all nodes.
-        self.node_map = torch.full((num_nodes, ), -1, dtype=torch.long)
+        self.node_map = torch.full((num_nodes, ), -1, dtype=torch.long,
+                                   device=self.device)
 
     def sample(self, users: Tensor, pos_items: Tensor, neg_items: Tensor,
                extra_items: Optional[Tensor] = None) -> SubgraphBatch:
         r"""The subgraph of the triples :obj:`(users, pos_items,
         neg_items)` (global ids); :obj:`extra_items` are further item seeds
-        a model needs (e.g. item-graph neighbours)."""
+        a model needs (e.g. item-graph neighbours). The ids are moved to
+        the sampler's device (no copy if they are there already)."""
         U = self.num_users
+        users, pos_items, neg_items = (users.to(self.device),
+                                       pos_items.to(self.device),
+                                       neg_items.to(self.device))
         parts = [users, pos_items + U, neg_items + U]
         if extra_items is not None:
-            parts.append(extra_items + U)
+            parts.append(extra_items.to(self.device) + U)
+        # The number of distinct seeds sizes the batch (a host read).
         seeds, inverse = torch.unique(torch.cat(parts), return_inverse=True)
         sub = sample_subgraph(self.rowptr, self.col, seeds,
                               self.num_neighbors, self.generator,
-                              self.node_map)
+                              self.node_map, check_seeds=False)
         node, dst, src = sub.node, sub.row, sub.col
         n = node.numel()
-        g_src, g_dst = node[src], node[dst]
+        # The factors per subgraph node first, then per edge from these
+        # small tables (not from the graph's: fewer scattered reads).
+        deg_inv_sqrt = self.deg_inv_sqrt[node]
         # d_v / s_v: every neighbour of v is kept with probability s_v / d_v.
-        scale = self.degree[g_dst] / sub.num_sampled[dst]
-        value = self.deg_inv_sqrt[g_src] * self.deg_inv_sqrt[g_dst] * scale
+        scale = self.degree[node] / sub.num_sampled
+        value = deg_inv_sqrt[src] * deg_inv_sqrt[dst] * scale[dst]
         # The edges come grouped by their row (the node sampled for), in
         # the order of 'node', so the CSR needs no sort.
-        crow = torch.zeros(n + 1, dtype=torch.long)
+        crow = torch.zeros(n + 1, dtype=torch.long, device=self.device)
         crow[1:] = torch.cumsum(sub.num_sampled, 0)
         with warnings.catch_warnings():
             # CSR support is flagged "beta" by torch.

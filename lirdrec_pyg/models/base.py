@@ -256,7 +256,7 @@ class Recommender(torch.nn.Module):
         r"""Parameters whose gradients are row-sparse in
         :meth:`subgraph_loss` (tables looked up with
         :func:`~lirdrec_pyg.nn.gather_rows`); the sampled mode updates them
-        with :class:`torch.optim.SparseAdam`."""
+        with :class:`~lirdrec_pyg.train.row_adam.RowAdam`."""
         return []
 
     def extra_state_for_checkpoint(self) -> Dict[str, Any]:

@@ -9,7 +9,8 @@ from lirdrec_pyg.distributed import (Sharding, sharded_adjacency,
                                     sharded_propagation)
 from lirdrec_pyg.loader.subgraph import SubgraphBatch
 from lirdrec_pyg.models.base import (Recommender, check_positive,
-                                     embedding_bpr_loss, embedding_norm_loss)
+                                     dot_bpr_loss, embedding_bpr_loss,
+                                     embedding_norm_loss)
 from lirdrec_pyg.models.registry import register_model
 from lirdrec_pyg.nn.propagation import LightGCNPropagation
 from lirdrec_pyg.nn.rows import gather_rows
@@ -107,10 +108,12 @@ class LightGCN(Recommender):
     def subgraph_loss(self, batch: SubgraphBatch) -> Tensor:
         ego = gather_rows(self.embedding.weight, batch.node)
         out = self.subgraph_propagation(ego, batch.adj)
-        rank = embedding_bpr_loss(out, out, batch.users, batch.pos_items,
-                                  batch.neg_items)
-        reg = embedding_norm_loss(ego[batch.users], ego[batch.pos_items],
-                                  ego[batch.neg_items])
+        # Each of the two gathers below has one backward pass, writing into
+        # one buffer of the subgraph's size (three per gather cost three).
+        triples = torch.cat([batch.users, batch.pos_items, batch.neg_items])
+        b = batch.users.numel()
+        rank = dot_bpr_loss(*out.index_select(0, triples).split(b))
+        reg = embedding_norm_loss(*ego.index_select(0, triples).split(b))
         return rank + self.reg_weight * reg
 
     def __repr__(self) -> str:

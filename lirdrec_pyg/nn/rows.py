@@ -6,7 +6,8 @@ gradient of the table's full shape, so every optimisation step costs
 :math:`O(N)` however small the batch. :func:`gather_rows` returns the same
 rows with a sparse COO gradient holding only the looked-up rows (like
 :class:`torch.nn.Embedding` with :obj:`sparse=True`, for tables of any
-number of dimensions), which :class:`torch.optim.SparseAdam` applies in
+number of dimensions), which :class:`torch.optim.SparseAdam` (or the
+sampled mode's :class:`~lirdrec_pyg.train.row_adam.RowAdam`) applies in
 :math:`O(|\text{index}|)`.
 """
 from typing import Any, Tuple

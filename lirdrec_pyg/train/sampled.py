@@ -4,11 +4,14 @@ trainer needs beside full-graph training, kept in one place.
 Every step computes the loss of a batch of BPR triples on the batch's
 sampled subgraph (:mod:`lirdrec_pyg.loader`), so its cost does not grow with
 the graph; the large tables (user and item embeddings) get row-sparse
-gradients and are updated by :class:`torch.optim.SparseAdam`, the other
-parameters by Adam. SparseAdam is the "lazy" Adam of large-scale
-recommenders: the moments of a row change only in the steps that touch it,
-so the sampled mode's updates differ from full-graph training's dense Adam
-even with every neighbour kept (the batch's loss and gradients do not).
+gradients and are updated by :class:`~lirdrec_pyg.train.row_adam.RowAdam`
+(the update of :class:`torch.optim.SparseAdam`, with index operations on
+the touched rows), the other parameters by Adam. This is the "lazy" Adam of
+large-scale recommenders: the moments of a row change only in the steps
+that touch it, so the sampled mode's updates differ from full-graph
+training's dense Adam even with every neighbour kept (the batch's loss and
+gradients do not). The sampler holds the graph on the model's device, so a
+batch is sampled where the step runs.
 """
 from typing import Any, Dict, List, Optional, Type, Union
 
@@ -17,6 +20,7 @@ from torch import Tensor
 
 from lirdrec_pyg.loader import BPRSubgraphSampler, resolve_num_neighbors
 from lirdrec_pyg.models.base import Recommender, train_edge_index
+from lirdrec_pyg.train.row_adam import RowAdam
 
 MODES = ('full', 'sampled')
 
@@ -34,7 +38,7 @@ def check_subgraph_support(
 
 class CombinedOptimizer:
     r"""Several optimisers stepped together, with one state dict (e.g.
-    SparseAdam for embedding tables and Adam for the rest).
+    RowAdam for embedding tables and Adam for the rest).
 
     Args:
         optimizers (dict): Optimisers by name.
@@ -69,16 +73,21 @@ class CombinedOptimizer:
             opt.load_state_dict(state[name])
 
 
-def make_sampled_optimizer(model: Recommender, lr: float,
-                           weight_decay: float = 0.0) -> CombinedOptimizer:
-    r"""SparseAdam for :meth:`~lirdrec_pyg.models.Recommender
-    .sparse_parameters`, fused Adam for the other trainable parameters."""
+def make_sampled_optimizer(
+        model: Recommender, lr: float, weight_decay: float = 0.0,
+        sparse_optimizer: Type[torch.optim.Optimizer] = RowAdam
+) -> CombinedOptimizer:
+    r""":obj:`sparse_optimizer` (:class:`~lirdrec_pyg.train.row_adam.RowAdam`
+    or :class:`torch.optim.SparseAdam`, the same update) for
+    :meth:`~lirdrec_pyg.models.Recommender.sparse_parameters`, fused Adam
+    for the other trainable parameters."""
     from lirdrec_pyg.train.trainer import make_adam
     sparse = [p for p in model.sparse_parameters() if p.requires_grad]
     if sparse and weight_decay:
         raise ValueError(f"train.weight_decay must be 0 with "
                          f"train.mode='sampled' (got {weight_decay}): the "
-                         f"embedding tables' sparse Adam has no weight decay")
+                         f"embedding tables' row-wise Adam has no weight "
+                         f"decay")
     ids = {id(p) for p in sparse}
     dense = [p for p in model.parameters()
              if p.requires_grad and id(p) not in ids]
@@ -86,30 +95,32 @@ def make_sampled_optimizer(model: Recommender, lr: float,
     if dense:
         optimizers['dense'] = make_adam(dense, lr, weight_decay)
     if sparse:
-        optimizers['sparse'] = torch.optim.SparseAdam(sparse, lr=lr)
+        optimizers['sparse'] = sparse_optimizer(sparse, lr=lr)
     return CombinedOptimizer(optimizers)
 
 
 def make_subgraph_sampler(model: Recommender, data: Any,
                           num_neighbors: Any) -> BPRSubgraphSampler:
     r"""The subgraph sampler of :obj:`model` on the training graph of
-    :obj:`data`, with one fan-out per propagation layer."""
+    :obj:`data`, with one fan-out per propagation layer, on the model's
+    device (the graph is held and every batch sampled there)."""
     check_subgraph_support(model)
     fanouts = resolve_num_neighbors(num_neighbors, max(model.num_hops, 1))
+    device = next(iter(model.parameters())).device
     return BPRSubgraphSampler(train_edge_index(data), model.num_users,
-                              model.num_items, fanouts)
+                              model.num_items, fanouts, device=device)
 
 
 def subgraph_batch_loss(model: Recommender, sampler: BPRSubgraphSampler,
                         users: Tensor, pos_items: Tensor,
                         neg_items: Tensor) -> Tensor:
-    r"""The model's loss of the triples on their sampled subgraph."""
-    device = next(iter(model.parameters())).device
-    items = torch.unique(torch.cat([pos_items, neg_items]))
-    extra: Optional[Tensor] = model.subgraph_item_seeds(items)
-    batch = sampler.sample(users.cpu(), pos_items.cpu(), neg_items.cpu(),
-                           None if extra is None else extra.cpu())
-    if device.type != 'cpu':
-        batch = type(batch)(*[
-            v.to(device) if isinstance(v, Tensor) else v for v in batch])
-    return model.subgraph_loss(batch)
+    r"""The model's loss of the triples on their sampled subgraph, sampled
+    on the sampler's device (the model's: no host copy per batch)."""
+    extra: Optional[Tensor] = None
+    if type(model).subgraph_item_seeds is not \
+            Recommender.subgraph_item_seeds:
+        # The default seeds are the batch's items, which are seeds anyway.
+        items = torch.unique(torch.cat([pos_items, neg_items]))
+        extra = model.subgraph_item_seeds(items)
+    return model.subgraph_loss(sampler.sample(users, pos_items, neg_items,
+                                              extra))

@@ -288,8 +288,15 @@ class Trainer:
         r"""Adam over the model's parameters; with several processes a
         :class:`~lirdrec_pyg.distributed.ShardedAdam`, which sums the shared
         parameters' gradients over the processes in :meth:`step` and
-        updates the rows of per-user tables on their owner only."""
+        updates the rows of per-user tables on their owner only. With
+        ``mode: sampled``, the sampled mode's optimiser (and the subgraph
+        sampler on the model's device)."""
         cfg = self.config
+        if cfg.mode == 'sampled' and self.model.trainable:
+            self.subgraph_sampler = make_subgraph_sampler(
+                self.model, self.data, cfg.num_neighbors)
+            return make_sampled_optimizer(self.model, cfg.lr,
+                                          cfg.weight_decay)
         if self.sharding.world_size == 1:
             return make_adam(self.model.parameters(), cfg.lr,
                              cfg.weight_decay)
@@ -387,13 +394,7 @@ class Trainer:
                              self.model.num_users, self.model.num_items,
                              negative_items=negative_pool(self.data,
                                                           cfg.negatives))
-        if cfg.mode == 'sampled':
-            self.subgraph_sampler = make_subgraph_sampler(
-                self.model, self.data, cfg.num_neighbors)
-            optimizer = make_sampled_optimizer(self.model, cfg.lr,
-                                               cfg.weight_decay)
-        else:
-            optimizer = self.make_optimizer()
+        optimizer = self.make_optimizer()
         state: Dict[str, Any] = dict(epoch=0, best_score=-math.inf,
                                      best_epoch=0, valid={}, test={},
                                      bad_evals=0, history=[],

@@ -363,3 +363,19 @@ def test_sparse_tensor_input():
                           sparse_sizes=(12, 12))
     assert torch.allclose(LightGCNPropagation(2, 'mean')(x.detach(), binary),
                           ref, atol=1e-5)
+
+
+def test_transpose_csr_of_a_rectangular_matrix_equals_dense_transpose():
+    # Rows with unsorted columns and empty rows and columns, as a sampled
+    # subgraph's matrix has; the transpose lists each row's entries by
+    # ascending column, as torch's own conversion does.
+    crow = torch.tensor([0, 3, 3, 5, 6])
+    col = torch.tensor([4, 0, 2, 2, 4, 1])
+    value = torch.arange(1.0, 7.0)
+    adj = torch.sparse_csr_tensor(crow, col, value, (4, 6))
+    out = transpose_csr(adj)
+    ref = adj.to_dense().t().to_sparse_csr()
+    assert out.shape == (6, 4)
+    assert torch.equal(out.crow_indices(), ref.crow_indices())
+    assert torch.equal(out.col_indices(), ref.col_indices())
+    assert torch.equal(out.values(), ref.values())

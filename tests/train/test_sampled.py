@@ -3,7 +3,11 @@ import torch
 
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train import TrainConfig, Trainer
-from lirdrec_pyg.train.sampled import CombinedOptimizer, make_sampled_optimizer
+from lirdrec_pyg.train.row_adam import RowAdam
+from lirdrec_pyg.train.sampled import (CombinedOptimizer,
+                                       make_sampled_optimizer,
+                                       make_subgraph_sampler,
+                                       subgraph_batch_loss)
 from lirdrec_pyg.train.trainer import CHECKPOINT
 from tests.train import helpers
 from tests.train.helpers import small_data
@@ -90,6 +94,7 @@ def test_sampled_optimizer_splits_sparse_tables(data):
     net = create_model('lirdrec', data, embedding_dim=8)
     opt = make_sampled_optimizer(net, lr=1e-3)
     assert isinstance(opt, CombinedOptimizer)
+    assert isinstance(opt.optimizers['sparse'], RowAdam)
     sparse = opt.optimizers['sparse'].param_groups[0]['params']
     assert len(sparse) == 1 and sparse[0] is net.user_preference
     dense = opt.optimizers['dense'].param_groups[0]['params']
@@ -99,3 +104,33 @@ def test_sampled_optimizer_splits_sparse_tables(data):
         make_sampled_optimizer(net, lr=1e-3, weight_decay=1e-5)
     with pytest.raises(ValueError, match='another train.mode'):
         opt.load_state_dict({'dense': {}})
+
+
+@pytest.mark.parametrize('name', ['lightgcn', 'lirdrec'])
+def test_row_adam_steps_equal_sparse_adam_steps(data, name):
+    # The sampled mode's optimiser replaced SparseAdam with the same update:
+    # the same seed gives the same subgraphs, losses and tables, to the bit.
+    from lirdrec_pyg.data import BPRSampler
+    from lirdrec_pyg.models.base import UI
+    users, pos, neg = BPRSampler(
+        data[UI].edge_index, data['user'].num_nodes,
+        data['item'].num_nodes).sample(torch.Generator().manual_seed(0))
+    runs = []
+    for optimizer in (RowAdam, torch.optim.SparseAdam):
+        torch.manual_seed(0)
+        model = create_model(name, data)
+        sampler = make_subgraph_sampler(model, data, [3] * model.num_hops)
+        opt = make_sampled_optimizer(model, 0.01, sparse_optimizer=optimizer)
+        losses = []
+        for b in range(4):
+            sl = slice(b * 32, (b + 1) * 32)
+            loss = subgraph_batch_loss(model, sampler, users[sl], pos[sl],
+                                       neg[sl])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+        runs.append((losses, [p.detach().clone()
+                              for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
