@@ -6,7 +6,9 @@ its own rows and exchanges them with :meth:`Sharding.gather_nodes` (an
 all-gather whose backward pass is a reduce-scatter, so gradients flow back to
 the rank that owns each row); the BPR batch is split across the ranks, every
 rank's loss is its *share* (the shares sum to the one-process loss of the
-whole batch) and :meth:`Sharding.all_reduce_gradients` sums the gradients,
+whole batch) and the gradients are summed over the ranks
+(:meth:`Sharding.all_reduce_gradients`, or during the backward pass by
+:class:`~lirdrec_pyg.distributed.GradientBuckets`),
 so after every optimiser step the parameters are the same on every rank and
 equal to what one process computes, up to floating-point summation order.
 """
