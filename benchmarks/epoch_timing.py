@@ -70,7 +70,9 @@ def time_epochs(trainer: Any, epochs: int, steps: Optional[int] = None
     r"""Seconds of :obj:`epochs` training epochs after one untimed warm-up
     epoch, through :meth:`Trainer._train_epoch`; with :obj:`steps`, each
     epoch is cut to its first :obj:`steps` batches and the time is scaled
-    to the full epoch (reported as estimated)."""
+    to the full epoch (reported as estimated): :obj:`epoch_seconds` scales
+    the whole cut epoch, :obj:`epoch_seconds_fixed_once` only its steps
+    (the per-epoch work, timed in an epoch without steps, counted once)."""
     from lirdrec_pyg.data import UI, BPRSampler
 
     model, cfg = trainer.model, trainer.config
@@ -90,13 +92,30 @@ def time_epochs(trainer: Any, epochs: int, steps: Optional[int] = None
         cpu.append(time.process_time() - start_cpu)
     seconds, cpu = seconds[1:], cpu[1:]
     scale = full_steps / steps if timed is not sampler else 1.0
+    out = {}
+    if timed is not sampler:
+        # The per-epoch work (sampling the epoch's triples, the schedule,
+        # the end-of-epoch exchange and loss sum) happens once per epoch:
+        # timed in an epoch without steps (the same epoch number again,
+        # so the schedule does not move) and not scaled, only the steps are.
+        empty = _FirstTriples(sampler, 0)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        trainer._train_epoch(epochs + 1, empty, optimizer)
+        fixed = time.perf_counter() - start
+        fixed_cpu = time.process_time() - start_cpu
+        out = {'epoch_seconds_fixed_once': round(
+                   fixed + (min(seconds) - fixed) * scale, 3),
+               'epoch_cpu_seconds_fixed_once': round(
+                   fixed_cpu + (min(cpu) - fixed_cpu) * scale, 3),
+               'per_epoch_seconds': round(fixed, 3)}
     # The CPU time of the process (all its threads, the collectives'
     # included) depends much less on other jobs than the wall time.
-    return {'epoch_seconds': round(min(seconds) * scale, 3),
-            'epoch_cpu_seconds': round(min(cpu) * scale, 3),
-            'epoch_seconds_all': [round(s * scale, 3) for s in seconds],
-            'estimated_from_steps': steps if timed is not sampler else None,
-            'steps_per_epoch': full_steps}
+    return dict({'epoch_seconds': round(min(seconds) * scale, 3),
+                 'epoch_cpu_seconds': round(min(cpu) * scale, 3),
+                 'epoch_seconds_all': [round(s * scale, 3) for s in seconds],
+                 'estimated_from_steps': steps if timed is not sampler
+                 else None,
+                 'steps_per_epoch': full_steps}, **out)
 
 
 def time_evaluation(trainer: Any) -> float:

@@ -17,9 +17,10 @@ from lirdrec_pyg.distributed.sharding import (Sharding, adjacency_rows,
                                               pad_rows,
                                               padded_item_columns,
                                               sharded_adjacency, split_range)
-from lirdrec_pyg.distributed.optim import ShardedAdam
+from lirdrec_pyg.distributed.optim import GradientBuckets, ShardedAdam
 from lirdrec_pyg.distributed.propagation import (
-    padded_propagation, sharded_propagation, symmetric_padded_propagation)
+    bipartite_blocks, bipartite_propagation, padded_propagation,
+    sharded_propagation, symmetric_padded_propagation)
 
 __all__ = [
     'DEVICES', 'check_device', 'resolve_device', 'env_world_size',
@@ -27,5 +28,5 @@ __all__ = [
     'split_range', 'adjacency_rows', 'sharded_adjacency',
     'sharded_propagation', 'padded_adjacency', 'padded_item_columns',
     'padded_propagation', 'symmetric_padded_propagation', 'pad_rows',
-    'ShardedAdam',
+    'ShardedAdam', 'GradientBuckets', 'bipartite_blocks', 'bipartite_propagation',
 ]

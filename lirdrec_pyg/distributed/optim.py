@@ -1,9 +1,10 @@
 r"""Adam over the processes of a sharded model: the gradients of shared
 parameters are summed over the ranks, the rows of a per-user table (see
-:meth:`~lirdrec_pyg.models.Recommender.user_row_parameters`) are updated by
-the rank that owns the user alone.
+:meth:`~lirdrec_pyg.models.Recommender.owned_parameters`) are updated by
+the rank that owns the row alone.
 
-A rank that owns rows :math:`R` of a table (e.g. its users' preference rows)
+A rank that owns rows :math:`R` of a parameter (e.g. its users' preference
+rows, or the rows of its block of hidden units of a tensor-parallel layer)
 is the only one that reads them in the training step, so its gradient there
 is already the whole gradient and the other rows' is zero: summing the table
 over the ranks, as for a replicated parameter, would move
@@ -20,12 +21,13 @@ parameters between ranks after a full gradient all-reduce and broadcasts
 them back; here the dominant tensor is the row-owned table, whose gradient
 needs no reduction at all, so it does not fit.
 """
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
-from lirdrec_pyg.distributed.sharding import Sharding
+from lirdrec_pyg.distributed.sharding import Sharding, split_range
 
 
 class ShardedAdam:
@@ -41,32 +43,38 @@ class ShardedAdam:
     Args:
         named_parameters (sequence of (str, Parameter)): The model's
             parameters, in the order of :meth:`torch.nn.Module.parameters`.
-        user_rows (sequence of str): The parameters with one row per user
-            whose rows only the users' owner reads in a training step (their
-            gradient is zero on the other ranks and complete on the
-            owner).
+        owned (mapping of str to Tensor): The parameters of which this rank
+            alone updates a block of rows (its :func:`split_range` block of
+            the parameter's rows), each mapped to a leaf that aliases that
+            block (see :meth:`~lirdrec_pyg.models.Recommender.owned_parameters`):
+            the training step reads those rows through the leaf, so their
+            gradient is complete on this rank and has only the block's rows.
+            (If the leaf got no gradient, the block's rows of the
+            parameter's gradient are used.)
         sharding (Sharding): This process's share.
         make_adam (callable): Builds the underlying
             :class:`torch.optim.Adam` from a list of tensors.
     """
     def __init__(self, named_parameters: Sequence[Tuple[str, Tensor]],
-                 user_rows: Sequence[str], sharding: Sharding,
+                 owned: Mapping[str, Tensor], sharding: Sharding,
                  make_adam: Any) -> None:
         named = [(n, p) for n, p in named_parameters if p.requires_grad]
-        shapes = {n: p.shape for n, p in named}
-        for name in user_rows:
-            if name not in shapes or shapes[name][0] != sharding.num_users:
-                raise ValueError(f"user_rows names '{name}', which is not a "
-                                 f"trainable parameter with one row per user")
+        by_name = dict(named)
+        for name, leaf in owned.items():
+            p = by_name.get(name)
+            if p is None or not _aliases_block(leaf, p, sharding):
+                raise ValueError(f"owned parameter '{name}' must be a "
+                                 f"trainable parameter mapped to a leaf "
+                                 f"aliasing this rank's block of its rows")
         self.sharding = sharding
         self.params = [p for _, p in named]
-        self.rows: List[Any] = [sharding.user_range if n in user_rows
-                                else None for n, _ in named]
+        self.rows: List[Any] = [
+            split_range(p.size(0), sharding.world_size, sharding.rank)
+            if n in owned else None for n, p in named]
         self.shared = [p for p, r in zip(self.params, self.rows) if r is None]
-        # Leaves that alias the owned rows: Adam updates them in place.
-        self.views = {i: torch.nn.Parameter(p.data[r[0]:r[1]])
-                      for i, (p, r) in enumerate(zip(self.params, self.rows))
-                      if r is not None}
+        self.views = {i: owned[n] for i, (n, _) in enumerate(named)
+                      if n in owned}
+        self.buckets = GradientBuckets(self.shared, sharding)
         self._adam_params = [self.views.get(i, p)
                              for i, p in enumerate(self.params)]
         self.adam = make_adam(self._adam_params)
@@ -76,16 +84,22 @@ class ShardedAdam:
         return self.adam.param_groups
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        r"""Clears the gradients; the next backward pass sums the shared
+        parameters' gradients over the ranks as they come
+        (:class:`GradientBuckets`)."""
         for p in self.params:
             p.grad = None
         for v in self.views.values():
             v.grad = None
+        self.buckets.arm()
 
     def step(self) -> None:
-        r"""Sums the shared parameters' gradients over the ranks and updates
-        them and this rank's owned rows."""
-        self.sharding.all_reduce_gradients(self.shared)
+        r"""Completes the sums of the shared parameters' gradients over the
+        ranks and updates them and this rank's owned rows."""
+        self.buckets.wait()
         for i, view in self.views.items():
+            if view.grad is not None:
+                continue
             grad = self.params[i].grad
             start, end = self.rows[i]
             view.grad = (torch.zeros_like(view) if grad is None
@@ -112,7 +126,8 @@ class ShardedAdam:
         for key in ('exp_avg', 'exp_avg_sq'):
             local = view.new_zeros(view.shape) if entry is None \
                 else entry[key]
-            full[key] = self.sharding.gather_users(local.contiguous())
+            full[key] = self.sharding.gather_blocks(
+                local.contiguous(), self.params[i].size(0))
         if entry is None:
             return None
         return dict(entry, **full)
@@ -135,4 +150,99 @@ class ShardedAdam:
                                        state_dict['param_groups']})
 
 
-__all__ = ['ShardedAdam']
+class GradientBuckets:
+    r"""Sums the gradients of replicated parameters over the ranks while the
+    backward pass still runs, as DDP's buckets do: the parameters are
+    grouped, in the reverse of their order (about the order in which the
+    backward pass produces their gradients), into buckets of about
+    :obj:`cap` entries; when every gradient of a bucket is there, the
+    bucket is flattened and its all-reduce launched asynchronously, so it
+    travels while the backward pass of the earlier layers computes.
+    Buckets are launched strictly in order (so every rank issues the same
+    collectives in the same order); :meth:`wait` launches the rest (zeros
+    for a parameter without gradient), waits for all and writes the sums
+    back into the gradients. Only a backward pass after :meth:`arm` launches
+    anything.
+
+    Args:
+        params (sequence of Tensor): The replicated parameters.
+        sharding (Sharding): This process's share.
+        cap (int, optional): Entries per bucket. (default: :obj:`2**20`)
+    """
+    def __init__(self, params: Sequence[Tensor], sharding: Sharding,
+                 cap: int = 2**20) -> None:
+        self.sharding = sharding
+        self.buckets: List[List[Tensor]] = []
+        size = cap
+        for p in reversed(list(params)):
+            if size >= cap:
+                self.buckets.append([])
+                size = 0
+            self.buckets[-1].append(p)
+            size += p.numel()
+        self._bucket_of = {id(p): b for b, bucket in enumerate(self.buckets)
+                           for p in bucket}
+        self._armed = False
+        self._ready = [0] * len(self.buckets)
+        self._works: List[Any] = []
+        self._flats: List[Tensor] = []
+        if sharding.world_size > 1:
+            for p in params:
+                p.register_post_accumulate_grad_hook(self._on_grad)
+
+    def arm(self) -> None:
+        r"""Makes the next backward pass launch the buckets."""
+        self._armed = True
+        self._ready = [0] * len(self.buckets)
+        self._works, self._flats = [], []
+
+    def _on_grad(self, p: Tensor) -> None:
+        if not self._armed:
+            return
+        self._ready[self._bucket_of[id(p)]] += 1
+        while (len(self._works) < len(self.buckets) and
+               self._ready[len(self._works)] ==
+               len(self.buckets[len(self._works)])):
+            self._launch(len(self._works))
+
+    def _launch(self, b: int) -> None:
+        flat = torch.cat([(p.grad if p.grad is not None
+                           else torch.zeros_like(p)).reshape(-1)
+                          for p in self.buckets[b]])
+        self._flats.append(flat)
+        self._works.append(dist.all_reduce(flat, group=self.sharding.group,
+                                           async_op=True))
+
+    def wait(self) -> None:
+        r"""Launches the buckets not launched yet, waits for every bucket
+        and sets the parameters' gradients to the sums."""
+        if self.sharding.world_size == 1:
+            return
+        while len(self._works) < len(self.buckets):
+            self._launch(len(self._works))
+        for bucket, flat, work in zip(self.buckets, self._flats,
+                                      self._works):
+            work.wait()
+            offset = 0
+            for p in bucket:
+                n = p.numel()
+                p.grad = flat[offset:offset + n].view_as(p)
+                offset += n
+        self._armed = False
+        self._works, self._flats = [], []
+
+
+def _aliases_block(leaf: Tensor, param: Tensor, sharding: Sharding) -> bool:
+    # Whether 'leaf' is a leaf viewing exactly this rank's block of rows of
+    # 'param' (same storage, same row layout).
+    if not isinstance(leaf, Tensor) or not leaf.is_leaf or \
+            not leaf.requires_grad or param.dim() == 0:
+        return False
+    start, end = split_range(param.size(0), sharding.world_size,
+                             sharding.rank)
+    block = param.data[start:end]
+    return (leaf.shape == block.shape and leaf.stride() == block.stride()
+            and leaf.data_ptr() == block.data_ptr())
+
+
+__all__ = ['ShardedAdam', 'GradientBuckets']

@@ -6,7 +6,9 @@ its own rows and exchanges them with :meth:`Sharding.gather_nodes` (an
 all-gather whose backward pass is a reduce-scatter, so gradients flow back to
 the rank that owns each row); the BPR batch is split across the ranks, every
 rank's loss is its *share* (the shares sum to the one-process loss of the
-whole batch) and :meth:`Sharding.all_reduce_gradients` sums the gradients,
+whole batch) and the gradients are summed over the ranks
+(:meth:`Sharding.all_reduce_gradients`, or during the backward pass by
+:class:`~lirdrec_pyg.distributed.GradientBuckets`),
 so after every optimiser step the parameters are the same on every rank and
 equal to what one process computes, up to floating-point summation order.
 """
@@ -72,6 +74,28 @@ class _GatherRows(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None, None]:
         return (reduce_scatter_rows(grad, ctx.world_size, ctx.group), None,
                 None)
+
+
+class _AllReduceSum(torch.autograd.Function):
+    r"""The sum over the ranks of :obj:`x`, on every rank; the backward pass
+    sums the gradient over the ranks (every rank's loss share reads its own
+    copy of the sum). Both run in place on buffers this node owns."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:
+        ctx.group = group
+        if x.is_leaf or x._is_view() or not x.is_contiguous():
+            x = x.contiguous().clone()
+        else:
+            ctx.mark_dirty(x)
+        dist.all_reduce(x, group=group)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:
+        grad = grad.contiguous()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad, None
 
 
 def pad_rows(x: Tensor, rows: int) -> Tensor:
@@ -216,8 +240,10 @@ class Sharding:
                              f"(got {local.size(0)})")
         if self.world_size == 1:
             return local
-        return self._gather(pad_rows(local, max(sizes))).index_select(
-            0, self._take_index(kind, local.device))
+        gathered = self._gather(pad_rows(local, max(sizes)))
+        if min(sizes) == max(sizes):  # no padding: already in order
+            return gathered
+        return gathered.index_select(0, self._take_index(kind, local.device))
 
     # The padded layout -------------------------------------------------
     @property
@@ -256,6 +282,36 @@ class Sharding:
         user ownership instead of by position in the batch)."""
         start, end = self.user_range
         return (users >= start) & (users < end)
+
+    def all_reduce_sum(self, x: Tensor) -> Tensor:
+        r"""The sum over the ranks of :obj:`x` (an all-reduce), on every
+        rank; differentiable: the gradient is summed over the ranks too, so
+        it suits partial sums whose total every rank's loss share reads
+        (e.g. a tensor-parallel layer's partial outputs, or one rank's
+        users' contribution to every item). An intermediate :obj:`x` is
+        reduced in place."""
+        if self.world_size == 1:
+            return x
+        return _AllReduceSum.apply(x, self.group)
+
+    def gather_blocks(self, local: Tensor, size: int) -> Tensor:
+        r"""The :obj:`[size, *]` tensor whose rows every rank holds its
+        block of (:func:`split_range` of :obj:`size`), on every rank; not
+        differentiable (for state exchanged outside the training step)."""
+        sizes = [_size(split_range(size, self.world_size, r))
+                 for r in range(self.world_size)]
+        if local.size(0) != sizes[self.rank]:
+            raise ValueError(f"'local' must have {sizes[self.rank]} rows "
+                             f"(got {local.size(0)})")
+        if self.world_size == 1:
+            return local
+        width = max(sizes)
+        out = local.new_empty((self.world_size * width, ) +
+                              tuple(local.shape[1:]))
+        _all_gather_single(out, pad_rows(local, width).contiguous(),
+                           group=self.group)
+        return torch.cat([out[r * width:r * width + n]
+                          for r, n in enumerate(sizes)])
 
     def sum_over_ranks(self, x: Tensor) -> Tensor:
         r"""The sum of :obj:`x` over the ranks, differentiable (for terms

@@ -122,13 +122,15 @@ class Recommender(torch.nn.Module):
     def on_epoch_start(self, epoch: int) -> None:
         r"""Called by the trainer before epoch :obj:`epoch` (from 1)."""
 
-    def user_row_parameters(self) -> List[str]:
-        r"""The names of the parameters with one row per user of which a
-        sharded training step reads only the rows of the process's users;
-        that process alone updates them (see
+    def owned_parameters(self) -> Dict[str, Tensor]:
+        r"""The parameters of which a sharded training step reads only this
+        process's block of rows (its
+        :func:`~lirdrec_pyg.distributed.split_range` block), each mapped to
+        the leaf aliasing that block through which the step reads it; this
+        process alone updates those rows (see
         :class:`~lirdrec_pyg.distributed.ShardedAdam`), and the model
         exchanges them in :meth:`on_epoch_end`. Default: none."""
-        return []
+        return {}
 
     def on_epoch_end(self, epoch: int) -> None:
         r"""Called by the trainer after the training steps of epoch

@@ -7,9 +7,8 @@ from torch_geometric.data import HeteroData
 
 from lirdrec_pyg.checks import check_one_of
 from lirdrec_pyg.data.hetero import get_modalities
-from lirdrec_pyg.distributed import (Sharding, pad_rows, padded_adjacency,
-                                    padded_item_columns, padded_propagation,
-                                    symmetric_padded_propagation)
+from lirdrec_pyg.distributed import (Sharding, bipartite_blocks,
+                                    bipartite_propagation)
 from lirdrec_pyg.loader.subgraph import SubgraphBatch
 from lirdrec_pyg.models.base import (Recommender, check_positive,
                                      dot_bpr_loss, embedding_bpr_loss,
@@ -19,7 +18,7 @@ from lirdrec_pyg.nn.encoder import ModalityEncoder
 from lirdrec_pyg.nn.functional import l2_normalize, mean_square
 from lirdrec_pyg.nn.fusion import PWCFusion
 from lirdrec_pyg.nn.multimodal import MultimodalTransform
-from lirdrec_pyg.nn.propagation import (LightGCNPropagation, is_symmetric,
+from lirdrec_pyg.nn.propagation import (LightGCNPropagation,
                                          sparse_propagate)
 from lirdrec_pyg.nn.rows import gather_rows
 from lirdrec_pyg.transforms.adjacency import (add_identity, csr_from_coo,
@@ -146,15 +145,19 @@ class LIRDRec(Recommender):
 
     Shardable (:meth:`shard`): every process encodes only its block of
     items (and keeps only that block of the DCT input), normalises only its
-    users' preference rows, propagates the rows of its users and items (the
-    exchanged blocks are read in their gathered, padded layout, without
-    reordering), runs PWC on its users and the BPR terms of the triples of
-    its users, and gathers the propagated items once for the item graph.
-    Its users' rows of :obj:`user_preference` and :math:`\mathbf{\Theta}`
-    get their whole gradient on this process only, which updates them alone
-    (:meth:`user_row_parameters`); the ranks exchange those rows and PWC's recorded
-    attention at the end of every epoch (:meth:`on_epoch_end`), so the state
-    is the same everywhere.
+    users' preference rows, gathers the items' rows once, and propagates
+    its users' rows from all items and its users' part of every item's row,
+    summed over the processes
+    (:func:`~lirdrec_pyg.distributed.bipartite_propagation`: only item-sized
+    tensors are exchanged, the users being 2-3 times more numerous). It
+    runs PWC on its users, the item graph on all items and the BPR terms of
+    the triples of its users. Its users' rows of :obj:`user_preference` and
+    :math:`\mathbf{\Theta}` get their whole gradient on this process only,
+    which updates them alone (:meth:`owned_parameters`); the ranks exchange
+    those rows and PWC's recorded attention at the end of every epoch
+    (:meth:`on_epoch_end`), so the state is the same everywhere. A sharded
+    model must not be moved to another device afterwards (the owned rows
+    are aliased).
     """
     shardable = True
     supports_subgraph = True
@@ -245,6 +248,9 @@ class LIRDRec(Recommender):
             # I + S in one matrix: Z_I = E_I + S E_I is one product.
             self.register_graph('item_adj_plus_identity',
                                 add_identity(item_adj))
+        #: Leaves aliasing this rank's rows of the owned parameters (set by
+        #: :meth:`shard`).
+        self._owned: Dict[str, torch.nn.Parameter] = {}
         self.reset_parameters()
 
     @staticmethod
@@ -313,10 +319,17 @@ class LIRDRec(Recommender):
                 self.register_buffer(name,
                                      getattr(self, name)[start:end].clone(),
                                      persistent=False)
-        self.register_graph('adj_rows', padded_adjacency(self.adj, sharding))
-        if self.use_item_graph:
-            self.register_graph('item_graph_padded', padded_item_columns(
-                self.item_adj_plus_identity, sharding))
+        # Leaves aliasing this rank's users' rows: the step reads (and the
+        # optimizer updates) only them, and their gradient has only them.
+        start, end = sharding.user_range
+        self._owned = {'user_preference': torch.nn.Parameter(
+            self.user_preference.data[start:end])}
+        if self.pwc is not None:
+            self._owned['pwc.theta'] = torch.nn.Parameter(
+                self.pwc.theta.data[start:end])
+        user_item, item_user = bipartite_blocks(self.adj, sharding)
+        self.register_graph('user_item_rows', user_item)
+        self.register_graph('item_user_columns', item_user)
 
     def _encoder_inputs(self) -> Tuple[List[Tensor], Optional[Tensor]]:
         if self.precision == 'bfloat16':
@@ -328,20 +341,19 @@ class LIRDRec(Recommender):
             xs = self._features()
         return xs, (self.s0 if self.shared is not None else None)
 
-    def _propagate_local(self) -> Tensor:
-        r"""This rank's propagated rows in its padded local layout (see
-        :func:`~lirdrec_pyg.distributed.padded_adjacency`), from its own
-        users' preference rows and its own items' encodings only."""
+    def _sharded_propagate(self) -> Tuple[Tensor, Tensor]:
+        r"""This rank's users' propagated rows and every item's (the same on
+        every rank): the rank encodes its items, the item rows are gathered
+        once, and :func:`~lirdrec_pyg.distributed.bipartite_propagation`
+        propagates with only item-sized tensors exchanged."""
         sharding = self.sharding
-        start, end = sharding.user_range
-        users = l2_normalize(self.user_preference[start:end]).flatten(1)
+        users = l2_normalize(self._owned['user_preference']).flatten(1)
         items = l2_normalize(self.item_branches(
             *self._encoder_inputs())).flatten(1)
-        local = torch.cat([pad_rows(users, sharding.padded_users),
-                           pad_rows(items, sharding.padded_items)])
-        propagate = symmetric_padded_propagation if is_symmetric(self.adj) \
-            else padded_propagation
-        return propagate(self.propagation, local, self.adj_rows, sharding)
+        return bipartite_propagation(self.propagation, users,
+                                     sharding.gather_items(items),
+                                     self.user_item_rows,
+                                     self.item_user_columns, sharding)
 
     def propagate(self) -> Tuple[Tensor, Tensor]:
         r"""The propagated :math:`(\mathbf{E}_U, \mathbf{E}_I)`, before any
@@ -351,11 +363,9 @@ class LIRDRec(Recommender):
             ego = torch.cat([self.user_preference, items], dim=0)
             ego = l2_normalize(ego).flatten(1)
             out = self.propagation(ego, self.adj)
-        else:
-            local = self._propagate_local()
-            out = self.sharding.gather_padded(local).index_select(
-                0, self.sharding.node_positions(local.device))
-        return out[:self.num_users], out[self.num_users:]
+            return out[:self.num_users], out[self.num_users:]
+        users, items = self._sharded_propagate()
+        return self.sharding.gather_users(users), items
 
     def _subgraph_encoder_inputs(self, items: Tensor
                                  ) -> Tuple[List[Tensor], Optional[Tensor]]:
@@ -464,29 +474,22 @@ class LIRDRec(Recommender):
                       neg_items: Tensor) -> Tensor:
         r"""This rank's share of the loss of the whole batch: PWC and the
         user regulariser on its users only, the BPR terms of the triples of
-        its users, the item graph on all items (one gather of the
-        propagated items) and the item regulariser on its items. The shares
+        its users, the item graph on all items (which every rank has after
+        the propagation) and the item regulariser on its items. The shares
         add up to the one-process loss, and no rank needs the other ranks'
         users."""
         sharding = self.sharding
-        out = self._propagate_local()
+        user, item = self._sharded_propagate()
         nu = sharding.num_local_users
         start, end = sharding.user_range
-        user = out[:nu]
         if self.pwc is not None:
-            user = self.pwc(user, torch.arange(start, end, device=out.device))
-        items = sharding.gather_padded(out[sharding.padded_users:])
-        if self.use_item_graph and self.pwc_item is None:
-            item = sparse_propagate(items, self.item_graph_padded,
+            user = self.pwc(user, torch.arange(start, end,
+                                               device=user.device))
+        if self.pwc_item is not None:
+            item = self.pwc_item(item)
+        if self.use_item_graph:
+            item = sparse_propagate(item, self.item_adj_plus_identity,
                                     normalize=False, symmetric=False)
-        else:
-            item = items.index_select(
-                0, sharding.item_positions(items.device))
-            if self.pwc_item is not None:
-                item = self.pwc_item(item)
-            if self.use_item_graph:
-                item = sparse_propagate(item, self.item_adj_plus_identity,
-                                        normalize=False, symmetric=False)
         u = user.index_select(0, (users - start).clamp(0, nu - 1))
         pos, neg = item.index_select(0, torch.cat([pos_items, neg_items])
                                      ).split(pos_items.numel())
@@ -506,13 +509,10 @@ class LIRDRec(Recommender):
             if module is not None:
                 module.step_epoch(epoch)
 
-    def user_row_parameters(self) -> List[str]:
+    def owned_parameters(self) -> Dict[str, Tensor]:
         r""":obj:`user_preference` and PWC's :math:`\mathbf{\Theta}`: a
         sharded step reads only the rank's users' rows of them."""
-        if self.sharding is None:
-            return []
-        return ['user_preference'] + (['pwc.theta'] if self.pwc is not None
-                                      else [])
+        return dict(self._owned) if self.sharding is not None else {}
 
     @torch.no_grad()
     def on_epoch_end(self, epoch: int) -> None:

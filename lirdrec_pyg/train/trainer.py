@@ -302,7 +302,7 @@ class Trainer:
                              cfg.weight_decay)
         return ShardedAdam(
             list(self.model.named_parameters()),
-            self.model.user_row_parameters(), self.sharding,
+            self.model.owned_parameters(), self.sharding,
             lambda params: make_adam(params, cfg.lr, cfg.weight_decay))
 
     def _checkpoint(self, state: Dict[str, Any]) -> None:

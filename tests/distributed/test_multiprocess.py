@@ -61,6 +61,26 @@ def test_one_step_gradient_equals_one_process(ranks, name):
         assert g['grad_diff'] <= 1e-5
 
 
+def test_gradient_buckets_sum_over_ranks_in_order(ranks):
+    for rank in ranks:
+        b = rank['buckets']
+        # Reverse parameter order, a new bucket once one holds 5 entries.
+        assert b['sizes'] == [[5], [2, 4], [3]]
+        # The first bucket left during the backward pass; the second never
+        # completes (its unused parameter gets zeros in wait()), and the
+        # third, complete, waits for it: the order is kept.
+        assert b['launched_in_backward'] == 1
+        assert b['equal']
+
+
+def test_gather_items_with_and_without_padding(ranks):
+    for r, rank in enumerate(ranks):
+        for num_items, block in ((6, 3), (7, 3 + r)):
+            g = rank['gathers'][num_items]
+            assert g['rows'] == list(range(num_items))
+            assert g['grad'] == [3.0] * block
+
+
 @pytest.mark.parametrize('name', MODELS)
 def test_parameters_identical_across_ranks(ranks, name):
     a, b = ranks[0][f'state_{name}'], ranks[1][f'state_{name}']

@@ -3,6 +3,7 @@ import torch
 
 from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.distributed import (Sharding, ShardedAdam, adjacency_rows,
+                                     bipartite_blocks, bipartite_propagation,
                                      check_device, padded_adjacency,
                                      padded_item_columns, resolve_device,
                                      sharded_adjacency, split_range,
@@ -12,6 +13,7 @@ from lirdrec_pyg.nn import LightGCNPropagation
 from lirdrec_pyg.train import FullRankingEvaluator
 from lirdrec_pyg.train.trainer import TrainConfig, make_adam, seed_everything
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
+from tests.distributed.workers import summed_gradients
 
 
 def test_split_range_covers_every_row_once():
@@ -87,8 +89,9 @@ def test_sharded_model_in_one_process_equals_the_model(name):
     share.backward()
     assert float(share.detach()) == pytest.approx(float(loss.detach()),
                                                   rel=1e-6)
-    for a, b in zip(plain.parameters(), sharded.parameters()):
-        assert torch.allclose(a.grad, b.grad, atol=1e-7)
+    grads = summed_gradients(sharded, sharding)
+    for name, a in plain.named_parameters():
+        assert torch.allclose(a.grad, grads[name], atol=1e-7), name
 
 
 def test_unshardable_model_accepts_one_process():
@@ -207,8 +210,10 @@ def test_sharded_adam_in_one_process_is_adam():
     def make(params):
         return make_adam(params, lr=0.1, weight_decay=0.01)
 
-    sharded = ShardedAdam([('table', table), ('weight', weight)], ['table'],
-                          sharding, make)
+    # One process owns all rows: the leaf aliases the whole table.
+    leaf = torch.nn.Parameter(table.data[0:6])
+    sharded = ShardedAdam([('table', table), ('weight', weight)],
+                          {'table': leaf}, sharding, make)
     plain = make(a)
     for step in range(3):
         grads = [torch.randn(6, 3), torch.randn(4)]
@@ -226,17 +231,26 @@ def test_sharded_adam_in_one_process_is_adam():
             assert torch.equal(state['state'][i][key],
                                expected['state'][i][key])
     # A fresh optimizer loaded from the state continues identically.
-    again = ShardedAdam([('table', table), ('weight', weight)], ['table'],
-                        sharding, make)
+    again = ShardedAdam([('table', table), ('weight', weight)],
+                        {'table': leaf}, sharding, make)
     again.load_state_dict(state)
     table.grad, weight.grad = torch.ones(6, 3), torch.ones(4)
     a[0].grad, a[1].grad = torch.ones(6, 3), torch.ones(4)
     again.step()
     plain.step()
     assert torch.equal(table, a[0]) and torch.equal(weight, a[1])
-    with pytest.raises(ValueError, match="'weight', which is not a trainable "
-                       "parameter with one row per user"):
-        ShardedAdam([('weight', weight)], ['weight'], sharding, make)
+    # A gradient on the leaf (the step read the rows through it) is used.
+    again.zero_grad()
+    leaf.grad, weight.grad = torch.full((6, 3), 2.0), torch.ones(4)
+    a[0].grad, a[1].grad = torch.full((6, 3), 2.0), torch.ones(4)
+    again.step()
+    plain.step()
+    assert torch.equal(table, a[0]) and torch.equal(weight, a[1])
+    with pytest.raises(ValueError, match="owned parameter 'weight' must be "
+                       "a trainable parameter mapped to a leaf aliasing"):
+        ShardedAdam([('weight', weight)],
+                    {'weight': torch.nn.Parameter(weight.data.clone())},
+                    sharding, make)
 
 
 @pytest.mark.parametrize('combine', ['sum', 'mean', 'last'])
@@ -261,3 +275,57 @@ def test_symmetric_padded_propagation_equals_the_propagation(combine):
     (expected * weight).sum().backward()
     assert torch.allclose(out, expected, atol=1e-6)
     assert torch.allclose(grad, x.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_bipartite_blocks_are_the_ranks_users_blocks(monkeypatch, rank):
+    data = make_synthetic(num_users=7, num_items=4, interactions_per_user=2,
+                          seed=3)
+    adj = get_ui_adjacency(data)
+    sharding = _two_ranks(monkeypatch, 7, 4, rank)
+    user_item, item_user = bipartite_blocks(adj, sharding)
+    dense = adj.to_dense()
+    us, ue = sharding.user_range
+    assert torch.equal(user_item.to_dense(), dense[us:ue, 7:])
+    assert torch.equal(item_user.to_dense(), dense[7:, us:ue])
+    with pytest.raises(ValueError, match='must be bipartite'):
+        bipartite_blocks((dense + torch.eye(11)).to_sparse_csr(), sharding)
+
+
+@pytest.mark.parametrize('combine', ['sum', 'mean', 'last'])
+@pytest.mark.parametrize('num_layers', [1, 2, 3])
+def test_bipartite_propagation_equals_the_propagation(combine, num_layers):
+    # Users and items propagated separately (users from items, items from
+    # users, the two parity chains' item layers reduced together) against
+    # the dense power series, forward and backward.
+    data = make_synthetic(num_users=9, num_items=6, interactions_per_user=3,
+                          seed=2)
+    adj = get_ui_adjacency(data)
+    sharding = Sharding(9, 6)
+    propagation = LightGCNPropagation(num_layers, combine, normalize=False)
+    x = torch.randn(15, 4, requires_grad=True)
+    weight = torch.randn(15, 4)
+    users, items = bipartite_propagation(propagation, x[:9], x[9:],
+                                         *bipartite_blocks(adj, sharding),
+                                         sharding)
+    out = torch.cat([users, items])
+    (out * weight).sum().backward()
+    grad, x.grad = x.grad, None
+    dense = adj.to_dense()
+    layers = [x]
+    for _ in range(num_layers):
+        layers.append(dense @ layers[-1])
+    expected = {'sum': sum(layers), 'mean': sum(layers) / len(layers),
+                'last': layers[-1]}[combine]
+    (expected * weight).sum().backward()
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(grad, x.grad, atol=1e-6)
+
+
+def test_gather_blocks_and_all_reduce_sum_in_one_process():
+    sharding = Sharding(5, 3)
+    x = torch.randn(5, 2, requires_grad=True)
+    assert sharding.all_reduce_sum(x) is x
+    assert torch.equal(sharding.gather_blocks(x.detach(), 5), x.detach())
+    with pytest.raises(ValueError, match="'local' must have 5 rows"):
+        sharding.gather_blocks(x.detach()[:4], 5)

@@ -10,7 +10,8 @@ import torch
 import torch.distributed as dist
 
 from lirdrec_pyg.data import make_synthetic
-from lirdrec_pyg.distributed import Sharding, init_process_group
+from lirdrec_pyg.distributed import (GradientBuckets, Sharding,
+                                    init_process_group, split_range)
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
 
@@ -54,14 +55,80 @@ def one_step_gradients(name: str, data: Any) -> Dict[str, Any]:
     loss_full.backward()
     share = sharded.loss(*sharding.split_batch(users, pos, neg))
     share.backward()
-    sharding.all_reduce_gradients(sharded.parameters())
+    grads = summed_gradients(sharded, sharding)
     total = sharding.all_reduce_(share.detach().clone())
-    diff = max(float((a.grad - b.grad).abs().max())
-               for a, b in zip(full.parameters(), sharded.parameters()))
+    diff = max(float((a.grad - grads[name]).abs().max())
+               for name, a in full.named_parameters())
     scale = max(float(a.grad.abs().max()) for a in full.parameters())
     return dict(loss_full=float(loss_full.detach()),
                 loss_sharded=float(total),
                 grad_diff=diff, grad_scale=scale)
+
+
+def summed_gradients(model: Any, sharding: Sharding) -> Dict[str, Any]:
+    r"""The whole gradient of every parameter of a sharded model after the
+    backward pass of the ranks' loss shares: the shared parameters' summed
+    over the ranks, the owned rows' gathered from their owners (as
+    :class:`~lirdrec_pyg.distributed.ShardedAdam` reads them)."""
+    owned = model.owned_parameters()
+    out = {}
+    for name, p in model.named_parameters():
+        if name in owned:
+            start, end = split_range(p.size(0), sharding.world_size,
+                                     sharding.rank)
+            grad = owned[name].grad
+            if grad is None:
+                grad = (p.grad[start:end] if p.grad is not None
+                        else torch.zeros_like(owned[name]))
+            out[name] = sharding.gather_blocks(grad.contiguous(),
+                                               p.size(0))
+        else:
+            grad = p.grad.clone() if p.grad is not None \
+                else torch.zeros_like(p)
+            out[name] = sharding.all_reduce_(grad)
+    return out
+
+
+def bucket_sums(rank: int) -> Dict[str, Any]:
+    r"""Gradients summed by :class:`GradientBuckets` during a backward pass
+    (three buckets of at most 5 entries; one parameter without gradient),
+    against the sum over ranks of every rank's known gradient."""
+    sharding = Sharding.from_process_group(2, 2)
+    params = [torch.nn.Parameter(torch.zeros(n)) for n in (3, 4, 2, 5)]
+    buckets = GradientBuckets(params, sharding, cap=5)
+    buckets.arm()
+    scale = [torch.arange(1.0, p.numel() + 1) for p in params]
+    # Rank r's gradient of parameter i is (r + 1) * (i + 1) * scale[i];
+    # parameter 2 is not used.
+    loss = sum((rank + 1) * (i + 1) * (p * scale[i]).sum()
+               for i, p in enumerate(params) if i != 2)
+    loss.backward()
+    launched = len(buckets._works)
+    buckets.wait()
+    expected = [3 * (i + 1) * scale[i] if i != 2 else torch.zeros(2)
+                for i in range(4)]
+    return dict(sizes=[[p.numel() for p in b] for b in buckets.buckets],
+                launched_in_backward=launched,
+                equal=all(torch.equal(p.grad, e)
+                          for p, e in zip(params, expected)))
+
+
+def gathered_items(rank: int) -> Dict[str, Any]:
+    r"""``gather_items`` of equal blocks (no padding, no reordering) and of
+    unequal ones, forward and backward: every row is its owner's, and each
+    rank gets the sum over ranks of its rows' gradient."""
+    out = {}
+    for num_items in (6, 7):
+        sharding = Sharding.from_process_group(4, num_items)
+        start, end = sharding.item_range
+        local = torch.arange(start, end, dtype=torch.float).unsqueeze(1)
+        local.requires_grad_()
+        items = sharding.gather_items(local * 1.0)
+        # Rank r weights item i by (r + 1): the summed gradient is 3.
+        (items.squeeze(1) * (rank + 1)).sum().backward()
+        out[num_items] = dict(rows=items.detach().squeeze(1).tolist(),
+                              grad=local.grad.squeeze(1).tolist())
+    return out
 
 
 def worker(rank: int, world_size: int, port: int, out: str) -> None:
@@ -74,6 +141,8 @@ def worker(rank: int, world_size: int, port: int, out: str) -> None:
     result: Dict[str, Any] = {'rank': rank, 'gradients': {}, 'fit': {}}
     for name in MODELS:
         result['gradients'][name] = one_step_gradients(name, data)
+    result['buckets'] = bucket_sums(rank)
+    result['gathers'] = gathered_items(rank)
     for name in MODELS:
         start = time.perf_counter()
         seed_everything(0)
