@@ -224,8 +224,8 @@ def main() -> None:
         same_losses_and_tables=bool(same),
         max_loss_difference=max(abs(a - b) for a, b in
                                 zip(before.losses, after.losses)),
-        max_table_difference=float((before.model.embedding.weight
-                                    - after.model.embedding.weight)
+        max_table_difference=float((before.model.embedding.weight.detach()
+                                    - after.model.embedding.weight.detach())
                                    .abs().max()),
         after_is_the_models_loss=after.same_as_model,
         command='python benchmarks/sampled_step.py ' + ' '.join(sys.argv[1:]))
