@@ -236,12 +236,14 @@ def test_resume_with_fewer_epochs_than_trained_is_refused(tmp_path, capsys):
     out = tmp_path / 'run'
     assert train(out, '--set', *SMALL, 'train.epochs=3', small=False) == 0
     capsys.readouterr()
-    results = (out / 'results.json').read_bytes()
+    saved = {name: (out / name).read_bytes()
+             for name in ('results.json', 'config.yaml', 'checkpoint.pt')}
     assert train(out, '--resume', '--set', *SMALL, 'train.epochs=2',
                  small=False) == 2
     assert ('has trained 3 epochs, more than train.epochs=2; resume with '
             'train.epochs >= 3') in one_line_error(capsys)
-    assert (out / 'results.json').read_bytes() == results
+    for name, content in saved.items():  # the folder still describes it
+        assert (out / name).read_bytes() == content, name
     assert train(out, '--resume', '--set', *SMALL, 'train.epochs=4',
                  small=False) == 0
 

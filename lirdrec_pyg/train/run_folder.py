@@ -175,6 +175,10 @@ class RunFolder:
                         f"{shown}. Only {list(RESUMABLE_KEYS)} may change on "
                         f"resume; pass --overwrite to start over, or choose "
                         f"another --out")
+                old, new = changes.get('train.epochs', (0, 0))
+                if isinstance(old, int) and isinstance(new, int) and \
+                        new < old:  # only fewer epochs can undercut
+                    self._check_epochs(config)
                 history: List[Dict[str, Any]] = list(
                     (saved.get('run') or {}).get('resumed') or [])
                 if changes:
@@ -186,6 +190,23 @@ class RunFolder:
                 config['run'] = run
         self.write_config(config)
         return config
+
+    def _check_epochs(self, config: Dict[str, Any]) -> None:
+        # Before config.yaml is rewritten: a refused resume leaves the
+        # folder describing the run that is in it.
+        from lirdrec_pyg.train.io import safe_torch_load
+
+        epochs = (config.get('train') or {}).get('epochs')
+        ckpt = self.path / 'checkpoint.pt'
+        if epochs is None:
+            return
+        trained = safe_torch_load(ckpt, 'cpu', keys=('trainer', ))[
+            'trainer'].get('epoch', 0)
+        if trained > epochs:
+            raise RunFolderError(
+                f"checkpoint '{ckpt}' has trained {trained} epochs, more "
+                f"than train.epochs={epochs}; resume with train.epochs >= "
+                f"{trained}")
 
     def write_config(self, config: Dict[str, Any]) -> None:
         ordered = {k: config[k] for k in ('run', 'model', 'train', 'data',
