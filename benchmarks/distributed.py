@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import List
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,22 +86,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(processes: int, dataset: str, model: str, epochs: int,
-        steps: int) -> dict:
+def launch(script: str, processes: int, args: List[str]) -> List[dict]:
+    r"""Runs :obj:`script --child ARGS` under torchrun with one thread per
+    process and returns the JSON lines its ranks print."""
     cmd = [sys.executable, '-m', 'torch.distributed.run',
            '--nproc_per_node', str(processes), '--master_addr', '127.0.0.1',
-           '--master_port', str(free_port()), __file__, '--child',
-           '--dataset', dataset, '--model', model, '--epochs', str(epochs)]
-    if steps:
-        cmd += ['--steps', str(steps)]
+           '--master_port', str(free_port()), script, '--child', *args]
     env = dict(os.environ, OMP_NUM_THREADS='1', LIRDREC_THREADS='1',
                PYTHONPATH=str(ROOT) + os.pathsep +
                os.environ.get('PYTHONPATH', ''))
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f'{" ".join(cmd)} failed:\n{out.stderr[-3000:]}')
-    rows = [json.loads(line) for line in out.stdout.splitlines()
+    return [json.loads(line) for line in out.stdout.splitlines()
             if line.startswith('{')]
+
+
+def run(processes: int, dataset: str, model: str, epochs: int,
+        steps: int) -> dict:
+    rows = launch(__file__, processes,
+                  ['--dataset', dataset, '--model', model, '--epochs',
+                   str(epochs), *(['--steps', str(steps)] if steps else [])])
     return {'dataset': dataset, 'model': model, 'processes': processes,
             'epoch_seconds': max(r['epoch_seconds'] for r in rows),
             'epoch_seconds_fixed_once': max(

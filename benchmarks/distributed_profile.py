@@ -16,8 +16,6 @@ then a table per configuration on stderr.
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -215,20 +213,10 @@ def _waits(everyone: List[Any], rank: int, steps: int) -> List[dict]:
 
 def run(processes: int, args: argparse.Namespace) -> List[dict]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from distributed import free_port
-    cmd = [sys.executable, '-m', 'torch.distributed.run',
-           '--nproc_per_node', str(processes), '--master_addr', '127.0.0.1',
-           '--master_port', str(free_port()), __file__, '--child',
-           '--dataset', args.dataset, '--steps', str(args.steps),
-           '--warmup', str(args.warmup)]
-    env = dict(os.environ, OMP_NUM_THREADS='1', LIRDREC_THREADS='1',
-               PYTHONPATH=str(ROOT) + os.pathsep +
-               os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f'{" ".join(cmd)} failed:\n{out.stderr[-3000:]}')
-    return [json.loads(line) for line in out.stdout.splitlines()
-            if line.startswith('{')]
+    from distributed import launch
+    return launch(__file__, processes,
+                  ['--dataset', args.dataset, '--steps', str(args.steps),
+                   '--warmup', str(args.warmup)])
 
 
 def main(argv: Any = None) -> int:
