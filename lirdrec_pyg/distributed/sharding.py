@@ -98,6 +98,83 @@ class _AllReduceSum(torch.autograd.Function):
         return grad, None
 
 
+class PendingSum:
+    r"""An all-reduce in flight, forward and backward (see
+    :meth:`Sharding.all_reduce_sum_async`): :meth:`wait` gives the sum.
+
+    Two autograd nodes bracket the exchange: the one that launched it
+    (:class:`_LaunchSum`) and the one that waits for it
+    (:class:`_WaitSum`). In the backward pass the wait node launches the
+    all-reduce of the gradient and the launch node waits for it, so the
+    gradient travels while the autograd engine runs the nodes in between
+    (the CPU engine runs the ready node created last first, so the nodes
+    of whatever was computed between the launch and the wait in the
+    forward pass)."""
+    def __init__(self, x: Tensor, group: Any, world_size: int) -> None:
+        self.group = group
+        self.work: Any = None
+        self.grad: Optional[Tensor] = None
+        self.grad_work: Any = None
+        self._exchange = world_size > 1
+        self._buffer: Optional[Tensor] = (_LaunchSum.apply(x, self)
+                                          if self._exchange else x)
+
+    def wait(self) -> Tensor:
+        r"""The sum over the ranks (differentiable); call it once."""
+        if self._buffer is None:
+            raise RuntimeError("PendingSum.wait() may be called only once")
+        buffer, self._buffer = self._buffer, None
+        return _WaitSum.apply(buffer, self) if self._exchange else buffer
+
+
+class _LaunchSum(torch.autograd.Function):
+    r"""Launches the all-reduce of :obj:`x` (in place on a buffer this node
+    owns); backward: waits for the all-reduce of the gradient launched by
+    :class:`_WaitSum` and passes the sum on."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, pending: PendingSum) -> Tensor:
+        ctx.pending = pending
+        if x.is_leaf or x._is_view() or not x.is_contiguous():
+            x = x.contiguous().clone()
+        else:
+            ctx.mark_dirty(x)
+        pending.work = dist.all_reduce(x, group=pending.group,
+                                       async_op=True)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:
+        pending = ctx.pending
+        pending.grad_work.wait()
+        out, pending.grad, pending.grad_work = pending.grad, None, None
+        return out, None
+
+
+class _WaitSum(torch.autograd.Function):
+    r"""Waits for the all-reduce of :class:`_LaunchSum`; backward: launches
+    the all-reduce of (a copy of: the engine may share the gradient with
+    other nodes) the gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, buffer: Tensor, pending: PendingSum) -> Tensor:
+        ctx.pending = pending
+        pending.work.wait()
+        pending.work = None
+        ctx.mark_dirty(buffer)
+        return buffer
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:
+        pending = ctx.pending
+        pending.grad = grad.clone(memory_format=torch.contiguous_format)
+        pending.grad_work = dist.all_reduce(pending.grad,
+                                            group=pending.group,
+                                            async_op=True)
+        # The launch node discards this and returns the sum.
+        return grad, None
+
+
 def pad_rows(x: Tensor, rows: int) -> Tensor:
     r""":obj:`x` with zero rows appended up to :obj:`rows` rows (itself if
     it has them)."""
@@ -294,6 +371,14 @@ class Sharding:
             return x
         return _AllReduceSum.apply(x, self.group)
 
+    def all_reduce_sum_async(self, x: Tensor) -> 'PendingSum':
+        r""":meth:`all_reduce_sum` launched asynchronously: the returned
+        :class:`PendingSum`'s :meth:`~PendingSum.wait` gives the sum, so
+        whatever is computed in between overlaps the exchange, in the
+        forward pass and, in the reverse order, in the backward pass. With
+        one process the sum is :obj:`x` itself."""
+        return PendingSum(x, self.group, self.world_size)
+
     def gather_blocks(self, local: Tensor, size: int) -> Tensor:
         r"""The :obj:`[size, *]` tensor whose rows every rank holds its
         block of (:func:`split_range` of :obj:`size`), on every rank; not
@@ -476,5 +561,5 @@ def sharded_adjacency(adj: Tensor, sharding: Sharding) -> Tensor:
     return adjacency_rows(adj, [(us, ue), (u + is_, u + ie)])
 
 
-__all__ = ['Sharding', 'split_range', 'adjacency_rows', 'sharded_adjacency',
+__all__ = ['Sharding', 'PendingSum', 'split_range', 'adjacency_rows', 'sharded_adjacency',
            'padded_adjacency', 'padded_item_columns', 'pad_rows']

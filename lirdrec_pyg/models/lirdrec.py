@@ -345,13 +345,16 @@ class LIRDRec(Recommender):
         r"""This rank's users' propagated rows and every item's (the same on
         every rank): the rank encodes its items, the item rows are gathered
         once, and :func:`~lirdrec_pyg.distributed.bipartite_propagation`
-        propagates with only item-sized tensors exchanged."""
+        propagates with only item-sized tensors exchanged; it encodes the
+        items while the users' first exchange travels."""
         sharding = self.sharding
         users = l2_normalize(self._owned['user_preference']).flatten(1)
-        items = l2_normalize(self.item_branches(
-            *self._encoder_inputs())).flatten(1)
-        return bipartite_propagation(self.propagation, users,
-                                     sharding.gather_items(items),
+
+        def items() -> Tensor:
+            return sharding.gather_items(l2_normalize(self.item_branches(
+                *self._encoder_inputs())).flatten(1))
+
+        return bipartite_propagation(self.propagation, users, items,
                                      self.user_item_rows,
                                      self.item_user_columns, sharding)
 

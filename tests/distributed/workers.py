@@ -10,10 +10,14 @@ import torch
 import torch.distributed as dist
 
 from lirdrec_pyg.data import make_synthetic
-from lirdrec_pyg.distributed import (GradientBuckets, Sharding,
+from lirdrec_pyg.distributed import (GradientBuckets, Sharding, ShardedAdam,
+                                    bipartite_blocks, bipartite_propagation,
                                     init_process_group, split_range)
 from lirdrec_pyg.models import create_model
-from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
+from lirdrec_pyg.nn import LightGCNPropagation
+from lirdrec_pyg.train.trainer import (TrainConfig, Trainer, make_adam,
+                                       seed_everything)
+from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
 
 MODELS = ('lirdrec', 'lightgcn', 'bpr')
 
@@ -113,6 +117,105 @@ def bucket_sums(rank: int) -> Dict[str, Any]:
                           for p, e in zip(params, expected)))
 
 
+def overlapped_adam(rank: int) -> Dict[str, Any]:
+    r"""Three steps of :class:`ShardedAdam` (a table whose rows the ranks own,
+    three shared parameters in three gradient buckets, the last launched at
+    :meth:`~ShardedAdam.step`) against one :class:`torch.optim.Adam` over
+    the whole parameters and the summed gradients, which every rank knows:
+    whether they are equal bit for bit."""
+    sharding = Sharding.from_process_group(6, 2)
+    torch.manual_seed(0)  # the same initial values on every rank
+    params = [torch.nn.Parameter(torch.randn(6, 3)),
+              torch.nn.Parameter(torch.randn(4)),
+              torch.nn.Parameter(torch.randn(5)),
+              torch.nn.Parameter(torch.randn(3))]
+    copies = [p.detach().clone().requires_grad_() for p in params]
+    start, end = sharding.user_range
+    leaf = torch.nn.Parameter(params[0].data[start:end])
+
+    def make(ps: Any) -> torch.optim.Adam:
+        return make_adam(ps, lr=0.1, weight_decay=0.01)
+
+    optimizer = ShardedAdam(list(zip('tabc', params)), {'t': leaf},
+                            sharding, make, bucket_cap=3)
+    plain = make(copies)
+    for step in range(3):
+        scales = [torch.randn(p.shape,
+                              generator=torch.Generator().manual_seed(
+                                  10 * step + i)) for i, p in
+                  enumerate(params)]
+        optimizer.zero_grad()
+        # Rank r's loss: its rows of the table, (r + 1) x the shared terms.
+        loss = (leaf * scales[0][start:end]).sum() + (rank + 1) * sum(
+            (p * s).sum() for p, s in zip(params[1:], scales[1:]))
+        loss.backward()
+        optimizer.step()
+        for c, s in zip(copies, [scales[0]] + [3 * s for s in scales[1:]]):
+            c.grad = s.clone()
+        plain.step()
+    return dict(buckets=len(optimizer.buckets.buckets),
+                equal=[torch.equal(params[0][start:end], copies[0][start:end])]
+                + [torch.equal(p, c) for p, c in zip(params[1:], copies[1:])])
+
+
+def async_sum(rank: int) -> Dict[str, Any]:
+    r"""An all-reduce launched, then computation, then waited for, forward
+    and backward: the sums, and the order in which the backward pass
+    reached the leaves (the computation in between must come before the
+    wait for the gradient's sum)."""
+    sharding = Sharding.from_process_group(2, 2)
+    x = torch.arange(1.0, 5.0, requires_grad=True)
+    other = torch.ones(3, requires_grad=True)
+    order = []
+    pending = sharding.all_reduce_sum_async(x + rank)
+    # Whether the gradient's all-reduce is in flight (launched by the wait
+    # node, not yet waited for by the launch node) when a leaf is reached.
+    x.register_post_accumulate_grad_hook(lambda p: order.append(
+        ('summed', pending.grad_work is not None)))
+    other.register_post_accumulate_grad_hook(lambda p: order.append(
+        ('in between', pending.grad_work is not None)))
+    between = (other * 2).sum()
+    total = pending.wait()
+    # Rank r's loss weights the sum by (r + 1): the summed gradient is 3.
+    ((total * (rank + 1)).sum() + between).backward()
+    return dict(sum=total.detach().tolist(), grad=x.grad.tolist(),
+                order=[list(o) for o in order])
+
+
+def bipartite(rank: int) -> Dict[str, Any]:
+    r""":func:`bipartite_propagation` of two ranks (items given as a
+    function) against the dense propagation, forward and backward: the
+    largest differences of the rows and of the summed gradients."""
+    data = make_synthetic(num_users=9, num_items=6, interactions_per_user=3,
+                          seed=2)
+    adj = get_ui_adjacency(data)
+    sharding = Sharding.from_process_group(9, 6)
+    propagation = LightGCNPropagation(2, 'sum', normalize=False)
+    x = torch.randn(15, 4, generator=torch.Generator().manual_seed(0))
+    weight = torch.randn(15, 4, generator=torch.Generator().manual_seed(1))
+    us, ue = sharding.user_range
+    users = x[us:ue].clone().requires_grad_()
+    items = x[9:].clone().requires_grad_()
+    out_users, out_items = bipartite_propagation(
+        propagation, users * 1.0, lambda: items * 1.0,
+        *bipartite_blocks(adj, sharding), sharding)
+    # The item rows' loss is shared: each rank takes half of it.
+    ((out_users * weight[us:ue]).sum() +
+     (out_items * weight[9:]).sum() / 2).backward()
+    grad_users = sharding.gather_users(users.grad)
+    grad_items = sharding.all_reduce_(items.grad.clone())
+    dense = adj.to_dense()
+    xd = x.clone().requires_grad_()
+    expected = xd + dense @ xd + dense @ (dense @ xd)
+    (expected * weight).sum().backward()
+    expected = expected.detach()
+    return dict(
+        forward=max(float((out_users - expected[us:ue]).abs().max()),
+                    float((out_items - expected[9:]).abs().max())),
+        backward=float((torch.cat([grad_users, grad_items]) -
+                        xd.grad).abs().max()))
+
+
 def gathered_items(rank: int) -> Dict[str, Any]:
     r"""``gather_items`` of equal blocks (no padding, no reordering) and of
     unequal ones, forward and backward: every row is its owner's, and each
@@ -142,6 +245,9 @@ def worker(rank: int, world_size: int, port: int, out: str) -> None:
     for name in MODELS:
         result['gradients'][name] = one_step_gradients(name, data)
     result['buckets'] = bucket_sums(rank)
+    result['overlapped_adam'] = overlapped_adam(rank)
+    result['async_sum'] = async_sum(rank)
+    result['bipartite'] = bipartite(rank)
     result['gathers'] = gathered_items(rank)
     for name in MODELS:
         start = time.perf_counter()
