@@ -1,5 +1,5 @@
 """LightGCN propagation over row shards."""
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -169,9 +169,9 @@ def bipartite_blocks(adj: Tensor, sharding: Sharding
 
 
 def bipartite_propagation(propagation: LightGCNPropagation, users: Tensor,
-                          items: Union[Tensor, Callable[[], Tensor]],
-                          user_item: Tensor, item_user: Tensor,
-                          sharding: Sharding) -> Tuple[Tensor, Tensor]:
+                          items: Tensor, user_item: Tensor,
+                          item_user: Tensor, sharding: Sharding
+                          ) -> Tuple[Tensor, Tensor]:
     r"""The propagation of a bipartite user-item graph with the **users**
     split over the ranks and the (fewer) items whole on every rank: every
     layer computes the rank's users from all items,
@@ -179,29 +179,19 @@ def bipartite_propagation(propagation: LightGCNPropagation, users: Tensor,
     every item from the users of all ranks,
     :math:`\mathbf{I}^{(l)} = \sum_r \mathbf{A}_{I,R_r}\,
     \mathbf{U}^{(l-1)}_{R_r}`, each rank adding its users' part in an
-    all-reduce (:meth:`~lirdrec_pyg.distributed.Sharding.all_reduce_sum_async`,
+    all-reduce (:meth:`~lirdrec_pyg.distributed.Sharding.all_reduce_sum`,
     whose backward pass sums the gradient the same way). Only item-sized
-    tensors cross between the ranks.
-
-    The all-reduces overlap computation: every layer's is launched as soon
-    as its users' layer is there and waited for only when nothing else can
-    be computed. The chain from the users
-    (:math:`\mathbf{U}^{(0)} \to \mathbf{I}^{(1)} \to \mathbf{U}^{(2)}
-    \to \dots`) needs no item input, so its first all-reduce travels while
-    :obj:`items` is computed if it is given as a function (e.g. the item
-    encoders), and in the backward pass the gradient's all-reduce of that
-    layer travels while the autograd engine runs the backward pass of that
-    function (see :class:`~lirdrec_pyg.distributed.PendingSum`).
+    tensors cross between the ranks, and the layers of the two parity
+    chains (from the users and from the items) share their all-reduces:
+    :math:`\lceil L / 2 \rceil` per direction.
 
     Args:
         propagation (LightGCNPropagation): The layer (its number of layers
             and combination).
         users (torch.Tensor): The rank's users' rows of
             :math:`\mathbf{E}^{(0)}`, :obj:`[num_local_users, F]`.
-        items (torch.Tensor or callable): Every item's row of
-            :math:`\mathbf{E}^{(0)}`, :obj:`[I, F]`, the same on every rank,
-            or a function without arguments returning them, called once the
-            first exchange is under way.
+        items (torch.Tensor): Every item's row of :math:`\mathbf{E}^{(0)}`,
+            :obj:`[I, F]`, the same on every rank.
         user_item (torch.Tensor): The rank's users' rows of the item
             columns, from :func:`bipartite_blocks`.
         item_user (torch.Tensor): The item rows of the rank's users'
@@ -214,40 +204,27 @@ def bipartite_propagation(propagation: LightGCNPropagation, users: Tensor,
     """
     weights = _layer_weights(propagation)
     L = propagation.num_layers
-    user_layers: Dict[int, Tensor] = {0: users}
-    item_layers: Dict[int, Tensor] = {}
-    pending: Dict[int, Any] = {}
-
-    def launch_items() -> bool:
-        # Launches every item layer whose users' layer is there.
-        launched = False
-        for layer in range(1, L + 1):
-            if (layer not in item_layers and layer not in pending
-                    and layer - 1 in user_layers):
-                pending[layer] = sharding.all_reduce_sum_async(
-                    sparse_propagate(user_layers[layer - 1], item_user,
-                                     normalize=False, symmetric=False))
-                launched = True
-        return launched
-
-    def compute_users() -> bool:
-        computed = False
+    user_layers, item_layers = {0: users}, {0: items}
+    while len(item_layers) <= L:
         for layer in range(1, L + 1):
             if layer not in user_layers and layer - 1 in item_layers:
                 user_layers[layer] = sparse_propagate(
                     item_layers[layer - 1], user_item, normalize=False,
                     symmetric=False)
-                computed = True
-        return computed
-
-    launch_items()
-    item_layers[0] = items() if callable(items) else items
-    while len(item_layers) <= L or len(user_layers) <= L:
-        launched = launch_items()
-        if not (compute_users() or launched):
-            # Nothing else to do: wait for the oldest exchange.
-            layer = min(pending)
-            item_layers[layer] = pending.pop(layer).wait()
+        pending = [layer for layer in range(1, L + 1)
+                   if layer not in item_layers and layer - 1 in user_layers]
+        parts = [sparse_propagate(user_layers[layer - 1], item_user,
+                                  normalize=False, symmetric=False)
+                 for layer in pending]
+        # Stacked by rows, so that every layer is a contiguous block.
+        summed = sharding.all_reduce_sum(torch.cat(parts)
+                                         if len(parts) > 1 else parts[0])
+        item_layers.update(zip(pending, summed.split(items.size(0))))
+    for layer in range(1, L + 1):
+        if layer not in user_layers:
+            user_layers[layer] = sparse_propagate(
+                item_layers[layer - 1], user_item, normalize=False,
+                symmetric=False)
     return (_combine(user_layers, weights), _combine(item_layers, weights))
 
 

@@ -98,149 +98,6 @@ class _AllReduceSum(torch.autograd.Function):
         return grad, None
 
 
-class Pending:
-    r"""A collective in flight, forward and backward (see
-    :meth:`Sharding.all_reduce_sum_async` and
-    :meth:`Sharding.gather_items_async`): :meth:`wait` gives its result,
-    differentiable.
-
-    Two autograd nodes bracket the exchange: the one that launched it
-    (:class:`_Launch`) and the one that waits for it (:class:`_Wait`). In
-    the backward pass the wait node launches the exchange of the gradient
-    and the launch node waits for it, so the gradient travels while the
-    autograd engine runs the nodes in between (the CPU engine runs the
-    ready node created last first, so the backward pass of whatever was
-    computed between the launch and the wait in the forward pass)."""
-    def __init__(self, x: Tensor, group: Any, world_size: int) -> None:
-        self.group, self.world_size = group, world_size
-        self.work: Any = None
-        self.grad: Optional[Tensor] = None
-        self.grad_work: Any = None
-        self._exchange = world_size > 1
-        self._buffer: Optional[Tensor] = (_Launch.apply(x, self)
-                                          if self._exchange else x)
-
-    def wait(self) -> Tensor:
-        r"""The collective's result (differentiable); call it once."""
-        if self._buffer is None:
-            raise RuntimeError(f"{self.__class__.__name__}.wait() may be "
-                               f"called only once")
-        buffer, self._buffer = self._buffer, None
-        return _Wait.apply(buffer, self) if self._exchange else buffer
-
-    # What the nodes do: forward, launch (returns the output buffer and the
-    # work) and finish; backward, the same for the gradient.
-    def launch(self, ctx: Any, x: Tensor) -> Tuple[Tensor, Any]:
-        raise NotImplementedError
-
-    def launch_grad(self, grad: Tensor) -> Tuple[Tensor, Any]:
-        raise NotImplementedError
-
-    def finish_grad(self, buffer: Tensor) -> Tensor:
-        return buffer
-
-
-class PendingSum(Pending):
-    r"""An all-reduce (the sum over the ranks) in flight; its gradient is
-    summed over the ranks too."""
-    def launch(self, ctx: Any, x: Tensor) -> Tuple[Tensor, Any]:
-        # In place on a buffer the launch node owns.
-        if x.is_leaf or x._is_view() or not x.is_contiguous():
-            x = x.contiguous().clone()
-        else:
-            ctx.mark_dirty(x)
-        return x, dist.all_reduce(x, group=self.group, async_op=True)
-
-    def launch_grad(self, grad: Tensor) -> Tuple[Tensor, Any]:
-        # A copy: the engine may pass the same gradient to other nodes.
-        grad = grad.clone(memory_format=torch.contiguous_format)
-        return grad, dist.all_reduce(grad, group=self.group, async_op=True)
-
-
-class PendingGather(Pending):
-    r"""An all-gather of equally sized row blocks (rank after rank) in
-    flight; the gradient is reduce-scattered (as
-    :func:`reduce_scatter_rows`), so each rank gets the sum over the ranks
-    of its block's gradient."""
-    def launch(self, ctx: Any, x: Tensor) -> Tuple[Tensor, Any]:
-        out = x.new_empty((self.world_size * x.size(0), ) +
-                          tuple(x.shape[1:]))
-        return out, _all_gather_single(out, x.contiguous(), group=self.group,
-                                       async_op=True)
-
-    def launch_grad(self, grad: Tensor) -> Tuple[Tensor, Any]:
-        grad = grad.contiguous()
-        if grad.device.type != 'cpu':
-            out = grad.new_empty((grad.size(0) // self.world_size, ) +
-                                 tuple(grad.shape[1:]))
-            return out, _reduce_scatter_single(out, grad, group=self.group,
-                                               async_op=True)
-        blocks = torch.empty_like(grad)
-        return blocks, dist.all_to_all_single(blocks, grad, group=self.group,
-                                              async_op=True)
-
-    def finish_grad(self, buffer: Tensor) -> Tensor:
-        if buffer.device.type != 'cpu':
-            return buffer
-        return buffer.view((self.world_size, -1) +
-                           tuple(buffer.shape[1:])).sum(0)
-
-
-class PendingItems:
-    r"""A :class:`PendingGather` of item blocks, whose :meth:`wait` drops
-    the padding rows."""
-    def __init__(self, sharding: 'Sharding', pending: PendingGather) -> None:
-        self.sharding, self.pending = sharding, pending
-
-    def wait(self) -> Tensor:
-        r"""All item rows :obj:`[I, *]` (differentiable)."""
-        gathered = self.pending.wait()
-        sizes = self.sharding._item_sizes
-        if min(sizes) == max(sizes):
-            return gathered
-        return gathered.index_select(0, self.sharding._take_index(
-            'items', gathered.device))
-
-
-class _Launch(torch.autograd.Function):
-    r"""Launches a :class:`Pending`'s collective; backward: waits for the
-    exchange of the gradient launched by :class:`_Wait` and passes its
-    result on."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, pending: Pending) -> Tensor:
-        ctx.pending = pending
-        buffer, pending.work = pending.launch(ctx, x)
-        return buffer
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:
-        pending = ctx.pending
-        pending.grad_work.wait()
-        buffer, pending.grad, pending.grad_work = pending.grad, None, None
-        return pending.finish_grad(buffer), None
-
-
-class _Wait(torch.autograd.Function):
-    r"""Waits for a :class:`Pending`'s collective; backward: launches the
-    exchange of the gradient."""
-
-    @staticmethod
-    def forward(ctx: Any, buffer: Tensor, pending: Pending) -> Tensor:
-        ctx.pending = pending
-        pending.work.wait()
-        pending.work = None
-        ctx.mark_dirty(buffer)  # written by the collective
-        return buffer
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:
-        pending = ctx.pending
-        pending.grad, pending.grad_work = pending.launch_grad(grad)
-        # The launch node discards this and returns the exchanged gradient.
-        return grad, None
-
-
 def pad_rows(x: Tensor, rows: int) -> Tensor:
     r""":obj:`x` with zero rows appended up to :obj:`rows` rows (itself if
     it has them)."""
@@ -437,27 +294,6 @@ class Sharding:
             return x
         return _AllReduceSum.apply(x, self.group)
 
-    def all_reduce_sum_async(self, x: Tensor) -> 'PendingSum':
-        r""":meth:`all_reduce_sum` launched asynchronously: the returned
-        :class:`PendingSum`'s :meth:`~PendingSum.wait` gives the sum, so
-        whatever is computed in between overlaps the exchange, in the
-        forward pass and, in the reverse order, in the backward pass. With
-        one process the sum is :obj:`x` itself."""
-        return PendingSum(x, self.group, self.world_size)
-
-    def gather_items_async(self, local: Tensor) -> 'PendingItems':
-        r""":meth:`gather_items` launched asynchronously: the returned
-        object's :meth:`~PendingItems.wait` gives all item rows, so whatever
-        is computed in between overlaps the exchange (and, in the backward
-        pass, the reduce-scatter of the gradient overlaps the backward pass
-        of that computation)."""
-        sizes = self._item_sizes
-        if local.size(0) != sizes[self.rank]:
-            raise ValueError(f"'local' must have {sizes[self.rank]} rows "
-                             f"(got {local.size(0)})")
-        return PendingItems(self, PendingGather(
-            pad_rows(local, max(sizes)), self.group, self.world_size))
-
     def gather_blocks(self, local: Tensor, size: int) -> Tensor:
         r"""The :obj:`[size, *]` tensor whose rows every rank holds its
         block of (:func:`split_range` of :obj:`size`), on every rank; not
@@ -640,6 +476,5 @@ def sharded_adjacency(adj: Tensor, sharding: Sharding) -> Tensor:
     return adjacency_rows(adj, [(us, ue), (u + is_, u + ie)])
 
 
-__all__ = ['Sharding', 'Pending', 'PendingSum', 'PendingGather',
-           'PendingItems', 'split_range', 'adjacency_rows', 'sharded_adjacency',
+__all__ = ['Sharding', 'split_range', 'adjacency_rows', 'sharded_adjacency',
            'padded_adjacency', 'padded_item_columns', 'pad_rows']

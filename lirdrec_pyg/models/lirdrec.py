@@ -295,19 +295,13 @@ class LIRDRec(Recommender):
         r"""The branch encodings :math:`\mathbf{H}_b` of items, shape
         :obj:`[N, B, d]`, from their modality features (and
         :math:`\mathbf{S}_0` for the shared branch)."""
-        return torch.stack([self._encode_branch(b, xs, s0)
-                            for b in range(self.num_branches)], dim=1)
-
-    def _encode_branch(self, branch: int, xs: Sequence[Tensor],
-                       s0: Optional[Tensor]) -> Tensor:
-        # Branch 'branch' of item_branches, [N, d].
-        with torch.autocast(xs[0].device.type, dtype=torch.bfloat16,
+        device = xs[0].device.type
+        with torch.autocast(device, dtype=torch.bfloat16,
                             enabled=self.precision == 'bfloat16'):
-            if branch < len(self.encoders):
-                out = self.encoders[branch](xs[branch])
-            else:
-                assert self.shared is not None
-                out = self.shared(s0, transformed=True)
+            out = [enc(x) for enc, x in zip(self.encoders, xs)]
+            if self.shared is not None:
+                out.append(self.shared(s0, transformed=True))
+            out = torch.stack(out, dim=1)
         # Back to the parameters' dtype (a no-op without bfloat16).
         return out.to(self.user_preference.dtype)
 
@@ -351,23 +345,13 @@ class LIRDRec(Recommender):
         r"""This rank's users' propagated rows and every item's (the same on
         every rank): the rank encodes its items, the item rows are gathered
         once, and :func:`~lirdrec_pyg.distributed.bipartite_propagation`
-        propagates with only item-sized tensors exchanged. The exchanges
-        overlap computation: the items are encoded while the users' first
-        exchange travels, and every branch's rows are gathered while the
-        next branch is encoded (in the backward pass, every branch's
-        gradient is sent back while the backward pass of the branch encoded
-        after it runs)."""
+        propagates with only item-sized tensors exchanged."""
         sharding = self.sharding
         users = l2_normalize(self._owned['user_preference']).flatten(1)
-
-        def items() -> Tensor:
-            xs, s0 = self._encoder_inputs()
-            gathers = [sharding.gather_items_async(
-                l2_normalize(self._encode_branch(b, xs, s0)))
-                for b in range(self.num_branches)]
-            return torch.cat([g.wait() for g in gathers], dim=1)
-
-        return bipartite_propagation(self.propagation, users, items,
+        items = l2_normalize(self.item_branches(
+            *self._encoder_inputs())).flatten(1)
+        return bipartite_propagation(self.propagation, users,
+                                     sharding.gather_items(items),
                                      self.user_item_rows,
                                      self.item_user_columns, sharding)
 

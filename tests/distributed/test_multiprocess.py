@@ -81,16 +81,6 @@ def test_overlapped_adam_step_is_one_adam_step(ranks):
         assert b['equal'] == [True] * 4
 
 
-def test_async_all_reduce_sums_and_overlaps_the_backward_pass(ranks):
-    for rank in ranks:
-        a = rank['async_sum']
-        assert a['sum'] == [3.0, 5.0, 7.0, 9.0]  # 2 x + 1
-        assert a['grad'] == [3.0] * 4
-        # The gradient's sum travelled while the computation between the
-        # launch and the wait ran its backward pass.
-        assert a['order'] == [['in between', True], ['summed', False]]
-
-
 def test_bipartite_propagation_of_two_ranks_is_the_propagation(ranks):
     for rank in ranks:
         assert rank['bipartite']['forward'] <= 1e-6

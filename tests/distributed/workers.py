@@ -158,34 +158,10 @@ def overlapped_adam(rank: int) -> Dict[str, Any]:
                 + [torch.equal(p, c) for p, c in zip(params[1:], copies[1:])])
 
 
-def async_sum(rank: int) -> Dict[str, Any]:
-    r"""An all-reduce launched, then computation, then waited for, forward
-    and backward: the sums, and the order in which the backward pass
-    reached the leaves (the computation in between must come before the
-    wait for the gradient's sum)."""
-    sharding = Sharding.from_process_group(2, 2)
-    x = torch.arange(1.0, 5.0, requires_grad=True)
-    other = torch.ones(3, requires_grad=True)
-    order = []
-    pending = sharding.all_reduce_sum_async(x + rank)
-    # Whether the gradient's all-reduce is in flight (launched by the wait
-    # node, not yet waited for by the launch node) when a leaf is reached.
-    x.register_post_accumulate_grad_hook(lambda p: order.append(
-        ('summed', pending.grad_work is not None)))
-    other.register_post_accumulate_grad_hook(lambda p: order.append(
-        ('in between', pending.grad_work is not None)))
-    between = (other * 2).sum()
-    total = pending.wait()
-    # Rank r's loss weights the sum by (r + 1): the summed gradient is 3.
-    ((total * (rank + 1)).sum() + between).backward()
-    return dict(sum=total.detach().tolist(), grad=x.grad.tolist(),
-                order=[list(o) for o in order])
-
-
 def bipartite(rank: int) -> Dict[str, Any]:
-    r""":func:`bipartite_propagation` of two ranks (items given as a
-    function) against the dense propagation, forward and backward: the
-    largest differences of the rows and of the summed gradients."""
+    r""":func:`bipartite_propagation` of two ranks against the dense
+    propagation, forward and backward: the largest differences of the rows
+    and of the summed gradients."""
     data = make_synthetic(num_users=9, num_items=6, interactions_per_user=3,
                           seed=2)
     adj = get_ui_adjacency(data)
@@ -197,7 +173,7 @@ def bipartite(rank: int) -> Dict[str, Any]:
     users = x[us:ue].clone().requires_grad_()
     items = x[9:].clone().requires_grad_()
     out_users, out_items = bipartite_propagation(
-        propagation, users * 1.0, lambda: items * 1.0,
+        propagation, users * 1.0, items * 1.0,
         *bipartite_blocks(adj, sharding), sharding)
     # The item rows' loss is shared: each rank takes half of it.
     ((out_users * weight[us:ue]).sum() +
@@ -246,7 +222,6 @@ def worker(rank: int, world_size: int, port: int, out: str) -> None:
         result['gradients'][name] = one_step_gradients(name, data)
     result['buckets'] = bucket_sums(rank)
     result['overlapped_adam'] = overlapped_adam(rank)
-    result['async_sum'] = async_sum(rank)
     result['bipartite'] = bipartite(rank)
     result['gathers'] = gathered_items(rank)
     for name in MODELS:
