@@ -54,13 +54,10 @@ class ShardedAdam:
         sharding (Sharding): This process's share.
         make_adam (callable): Builds the underlying
             :class:`torch.optim.Adam` from a list of tensors.
-        bucket_cap (int, optional): Entries per bucket of the shared
-            parameters' gradients (:class:`GradientBuckets`).
-            (default: :obj:`2**20`)
     """
     def __init__(self, named_parameters: Sequence[Tuple[str, Tensor]],
                  owned: Mapping[str, Tensor], sharding: Sharding,
-                 make_adam: Any, bucket_cap: int = 2**20) -> None:
+                 make_adam: Any) -> None:
         named = [(n, p) for n, p in named_parameters if p.requires_grad]
         by_name = dict(named)
         for name, leaf in owned.items():
@@ -77,7 +74,7 @@ class ShardedAdam:
         self.shared = [p for p, r in zip(self.params, self.rows) if r is None]
         self.views = {i: owned[n] for i, (n, _) in enumerate(named)
                       if n in owned}
-        self.buckets = GradientBuckets(self.shared, sharding, bucket_cap)
+        self.buckets = GradientBuckets(self.shared, sharding)
         self._adam_params = [self.views.get(i, p)
                              for i, p in enumerate(self.params)]
         self.adam = make_adam(self._adam_params)
@@ -98,11 +95,8 @@ class ShardedAdam:
 
     def step(self) -> None:
         r"""Completes the sums of the shared parameters' gradients over the
-        ranks and updates them and this rank's owned rows. The owned rows
-        and the parameters whose sums have arrived are updated first, while
-        the other sums still travel (Adam is elementwise, and every
-        parameter is updated once, with its own state, so the result is
-        the one of a single step)."""
+        ranks and updates them and this rank's owned rows."""
+        self.buckets.wait()
         for i, view in self.views.items():
             if view.grad is not None:
                 continue
@@ -110,29 +104,7 @@ class ShardedAdam:
             start, end = self.rows[i]
             view.grad = (torch.zeros_like(view) if grad is None
                          else grad[start:end])
-        arrived = {id(p) for p in self.buckets.collect(block=False)}
-        in_flight = [p for p in self.shared if id(p) not in arrived]
-        waiting = {id(p) for p in in_flight}
-        self._adam_step([p for p in self._adam_params
-                         if id(p) not in waiting])
-        if in_flight:
-            self.buckets.collect(block=True)
-            self._adam_step(in_flight)
-
-    def _adam_step(self, params: List[Tensor]) -> None:
-        # One step of the Adam over all parameters that updates 'params'
-        # only: Adam skips a parameter without gradient (its state and step
-        # count untouched), so the others' gradients are hidden meanwhile.
-        chosen = {id(p) for p in params}
-        hidden = [(p, p.grad) for p in self._adam_params
-                  if id(p) not in chosen and p.grad is not None]
-        for p, _ in hidden:
-            p.grad = None
-        try:
-            self.adam.step()
-        finally:
-            for p, grad in hidden:
-                p.grad = grad
+        self.adam.step()
 
     def state_dict(self) -> Dict[str, Any]:
         r"""The state dict of one Adam over all parameters (a collective:
@@ -214,7 +186,6 @@ class GradientBuckets:
         self._ready = [0] * len(self.buckets)
         self._works: List[Any] = []
         self._flats: List[Tensor] = []
-        self._collected = [False] * len(self.buckets)
         if sharding.world_size > 1:
             for p in params:
                 p.register_post_accumulate_grad_hook(self._on_grad)
@@ -224,7 +195,6 @@ class GradientBuckets:
         self._armed = True
         self._ready = [0] * len(self.buckets)
         self._works, self._flats = [], []
-        self._collected = [False] * len(self.buckets)
 
     def _on_grad(self, p: Tensor) -> None:
         if not self._armed:
@@ -246,37 +216,20 @@ class GradientBuckets:
     def wait(self) -> None:
         r"""Launches the buckets not launched yet, waits for every bucket
         and sets the parameters' gradients to the sums."""
-        self.collect(block=True)
-
-    def collect(self, block: bool = True) -> List[Tensor]:
-        r"""Launches the buckets not launched yet and sets the gradients of
-        the parameters of every bucket whose sum has arrived to the sums
-        (with :obj:`block`, of every bucket, waiting for them); returns the
-        parameters set by this call (with one process, all: their
-        gradients are already complete). Once every bucket is collected,
-        only a new :meth:`arm` launches anything."""
         if self.sharding.world_size == 1:
-            return [p for bucket in self.buckets for p in bucket]
+            return
         while len(self._works) < len(self.buckets):
             self._launch(len(self._works))
-        out: List[Tensor] = []
-        for b, (bucket, flat, work) in enumerate(zip(
-                self.buckets, self._flats, self._works)):
-            if self._collected[b] or not (block or work.is_completed()):
-                continue
+        for bucket, flat, work in zip(self.buckets, self._flats,
+                                      self._works):
             work.wait()
             offset = 0
             for p in bucket:
                 n = p.numel()
                 p.grad = flat[offset:offset + n].view_as(p)
                 offset += n
-            self._collected[b] = True
-            out.extend(bucket)
-        if all(self._collected):
-            self._armed = False
-            self._works, self._flats = [], []
-            self._collected = [False] * len(self.buckets)
-        return out
+        self._armed = False
+        self._works, self._flats = [], []
 
 
 def _aliases_block(leaf: Tensor, param: Tensor, sharding: Sharding) -> bool:

@@ -73,14 +73,6 @@ def test_gradient_buckets_sum_over_ranks_in_order(ranks):
         assert b['equal']
 
 
-def test_overlapped_adam_step_is_one_adam_step(ranks):
-    for rank in ranks:
-        b = rank['overlapped_adam']
-        assert b['buckets'] == 3
-        # Owned rows and shared parameters, bit for bit.
-        assert b['equal'] == [True] * 4
-
-
 def test_bipartite_propagation_of_two_ranks_is_the_propagation(ranks):
     for rank in ranks:
         assert rank['bipartite']['forward'] <= 1e-6

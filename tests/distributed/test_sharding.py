@@ -253,53 +253,6 @@ def test_sharded_adam_in_one_process_is_adam():
                     sharding, make)
 
 
-def test_sharded_adam_step_in_two_parts_is_one_adam_step(monkeypatch):
-    # The owned rows and the shared parameters whose sums have arrived are
-    # updated first, the others after their sums: bit for bit one Adam step
-    # over all parameters, state dict included.
-    torch.manual_seed(0)
-    names = ('table', 'a', 'b', 'c')
-    params = [torch.nn.Parameter(torch.randn(5, 2)),
-              torch.nn.Parameter(torch.randn(3)),
-              torch.nn.Parameter(torch.randn(4, 2)),
-              torch.nn.Parameter(torch.randn(2))]
-    copies = [p.detach().clone().requires_grad_() for p in params]
-    leaf = torch.nn.Parameter(params[0].data[0:5])
-
-    def make(ps):
-        return make_adam(ps, lr=0.1, weight_decay=0.01)
-
-    sharded = ShardedAdam(list(zip(names, params)), {'table': leaf},
-                          Sharding(5, 2), make)
-    plain = make(copies)
-    arrived = []
-
-    def collect(block=True):
-        # 'a' has arrived at the first call; 'b' and 'c' only on waiting.
-        out = [params[2], params[3]] if block else [params[1]]
-        arrived.append((block, [id(p) for p in out]))
-        return out
-
-    monkeypatch.setattr(sharded.buckets, 'collect', collect)
-    for step in range(3):
-        grads = [torch.randn(p.shape) for p in params]
-        for p, c, g in zip(params, copies, grads):
-            p.grad, c.grad = g.clone(), g.clone()
-        sharded.step()
-        plain.step()
-        # Every gradient is back in place after the step.
-        assert all(torch.equal(p.grad, g) for p, g in zip(params, grads))
-        sharded.zero_grad()
-    assert [block for block, _ in arrived] == [False, True] * 3
-    for p, c in zip(params, copies):
-        assert torch.equal(p, c)
-    state, expected = sharded.state_dict(), plain.state_dict()
-    for i in range(4):
-        for key in ('step', 'exp_avg', 'exp_avg_sq'):
-            assert torch.equal(state['state'][i][key],
-                               expected['state'][i][key])
-
-
 @pytest.mark.parametrize('combine', ['sum', 'mean', 'last'])
 def test_symmetric_padded_propagation_equals_the_propagation(combine):
     # The one-node power sum (backward = the same operator on the gradient)

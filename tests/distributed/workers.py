@@ -10,13 +10,12 @@ import torch
 import torch.distributed as dist
 
 from lirdrec_pyg.data import make_synthetic
-from lirdrec_pyg.distributed import (GradientBuckets, Sharding, ShardedAdam,
+from lirdrec_pyg.distributed import (GradientBuckets, Sharding,
                                     bipartite_blocks, bipartite_propagation,
                                     init_process_group, split_range)
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.nn import LightGCNPropagation
-from lirdrec_pyg.train.trainer import (TrainConfig, Trainer, make_adam,
-                                       seed_everything)
+from lirdrec_pyg.train.trainer import TrainConfig, Trainer, seed_everything
 from lirdrec_pyg.transforms.adjacency import get_ui_adjacency
 
 MODELS = ('lirdrec', 'lightgcn', 'bpr')
@@ -117,47 +116,6 @@ def bucket_sums(rank: int) -> Dict[str, Any]:
                           for p, e in zip(params, expected)))
 
 
-def overlapped_adam(rank: int) -> Dict[str, Any]:
-    r"""Three steps of :class:`ShardedAdam` (a table whose rows the ranks own,
-    three shared parameters in three gradient buckets, the last launched at
-    :meth:`~ShardedAdam.step`) against one :class:`torch.optim.Adam` over
-    the whole parameters and the summed gradients, which every rank knows:
-    whether they are equal bit for bit."""
-    sharding = Sharding.from_process_group(6, 2)
-    torch.manual_seed(0)  # the same initial values on every rank
-    params = [torch.nn.Parameter(torch.randn(6, 3)),
-              torch.nn.Parameter(torch.randn(4)),
-              torch.nn.Parameter(torch.randn(5)),
-              torch.nn.Parameter(torch.randn(3))]
-    copies = [p.detach().clone().requires_grad_() for p in params]
-    start, end = sharding.user_range
-    leaf = torch.nn.Parameter(params[0].data[start:end])
-
-    def make(ps: Any) -> torch.optim.Adam:
-        return make_adam(ps, lr=0.1, weight_decay=0.01)
-
-    optimizer = ShardedAdam(list(zip('tabc', params)), {'t': leaf},
-                            sharding, make, bucket_cap=3)
-    plain = make(copies)
-    for step in range(3):
-        scales = [torch.randn(p.shape,
-                              generator=torch.Generator().manual_seed(
-                                  10 * step + i)) for i, p in
-                  enumerate(params)]
-        optimizer.zero_grad()
-        # Rank r's loss: its rows of the table, (r + 1) x the shared terms.
-        loss = (leaf * scales[0][start:end]).sum() + (rank + 1) * sum(
-            (p * s).sum() for p, s in zip(params[1:], scales[1:]))
-        loss.backward()
-        optimizer.step()
-        for c, s in zip(copies, [scales[0]] + [3 * s for s in scales[1:]]):
-            c.grad = s.clone()
-        plain.step()
-    return dict(buckets=len(optimizer.buckets.buckets),
-                equal=[torch.equal(params[0][start:end], copies[0][start:end])]
-                + [torch.equal(p, c) for p, c in zip(params[1:], copies[1:])])
-
-
 def bipartite(rank: int) -> Dict[str, Any]:
     r""":func:`bipartite_propagation` of two ranks against the dense
     propagation, forward and backward: the largest differences of the rows
@@ -221,7 +179,6 @@ def worker(rank: int, world_size: int, port: int, out: str) -> None:
     for name in MODELS:
         result['gradients'][name] = one_step_gradients(name, data)
     result['buckets'] = bucket_sums(rank)
-    result['overlapped_adam'] = overlapped_adam(rank)
     result['bipartite'] = bipartite(rank)
     result['gathers'] = gathered_items(rank)
     for name in MODELS:
