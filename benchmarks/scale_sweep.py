@@ -259,7 +259,6 @@ def plot(result: Dict[str, Any], path: Path) -> None:
 
     rows = result['rows']
     slopes = result['slopes']
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4))
     panels = [('seconds per epoch', [('full', 'seconds'),
                                      ('sampled', 'seconds')]),
               ('sampled step: seconds, and subgraph size / 10^6',
@@ -275,7 +274,14 @@ def plot(result: Dict[str, Any], path: Path) -> None:
                     'subgraph_edges': 'sampled edges per step / 10^6',
                     'subgraph_nodes': 'subgraph nodes per step / 10^6'}
     scales = {'subgraph_edges': 1e-6, 'subgraph_nodes': 1e-6}
-    for ax, (title, series) in zip(axes, panels):
+    # A sweep without evaluation (--skip-eval) or without a mode draws only
+    # the panels it has data for.
+    panels = [(title, series) for title, series in panels
+              if any(field in r.get(key, {}) for key, field in series
+                     for r in rows)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4),
+                             squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels):
         for key, field in series:
             pts = [(r['train_interactions'],
                     r[key][field] * scales.get(field, 1.0),
@@ -304,7 +310,10 @@ def plot(result: Dict[str, Any], path: Path) -> None:
         ax.set_title(title)
         ax.grid(True, which='both', alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"LightGCN, {result['threads']} thread(s); open markers: "
+    first = rows[0] if rows else {}
+    fig.suptitle(f"LightGCN, {result['threads']} thread(s), batch "
+                 f"{first.get('batch_size', '?')}, fan-out "
+                 f"{first.get('num_neighbors', '?')}; open markers: "
                  f"estimated from the first steps", fontsize=10)
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=110),

@@ -6,13 +6,14 @@
 
 For every model, the toolbox (a checkout of https://github.com/enoche/MMRec
 at PATH, run by ``benchmarks/mmrec_driver.py`` as a subprocess in
-``PATH/src`` with ``--mmrec-python``, seed 999, its own early stopping) and
-ours (``--seeds``, ``lirdrec_pyg``'s trainer) train on the same dataset with
+``PATH/src`` with ``--mmrec-python``, ``--toolbox-seeds``, by default its own
+seed 999, its own early stopping) and ours (``--seeds``, ``lirdrec_pyg``'s
+trainer) train on the same dataset with
 the same settings: the toolbox's ``overall.yaml`` and model YAML with every
 hyper-parameter list reduced to its first value (exceptions in
 ``TOOLBOX_OVERRIDES``), mapped to our keys by ``MAPPING``. The table gives the
-test Recall@20 / NDCG@20 at the best validation epoch of both, our mean and
-standard deviation, their ratio, the best epochs and seconds per training
+test Recall@20 / NDCG@20 at the best validation epoch of both (mean and
+standard deviation over the seeds of each side), their ratio (of the means), the best epochs and seconds per training
 epoch. Finished cells are kept: ``OUT/<dataset>/<model>/toolbox_seed<s>.json``
 and ``OUT/<dataset>/<model>/seed<k>/results.json`` are not recomputed and an
 interrupted run of ours resumes from its checkpoint. The summary goes to
@@ -29,7 +30,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -156,9 +157,14 @@ def our_overrides(model: str, settings: Dict[str, Any]) -> List[str]:
     return out + OURS_FIXED.get(model, [])
 
 
+def toolbox_path(out: Path, dataset: str, model: str, seed: int) -> Path:
+    return out / dataset / model / f'toolbox_seed{seed}.json'
+
+
 def run_toolbox(mmrec: Path, python: str, model: str, dataset: str,
-                out: Path, overrides: Dict[str, Any]) -> Dict[str, Any]:
-    path = out / dataset / model / f'toolbox_seed{TOOLBOX_SEED}.json'
+                out: Path, overrides: Dict[str, Any],
+                seed: int = TOOLBOX_SEED) -> Dict[str, Any]:
+    path = toolbox_path(out, dataset, model, seed)
     if path.exists():
         return json.loads(path.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +173,7 @@ def run_toolbox(mmrec: Path, python: str, model: str, dataset: str,
     with open(log, 'w') as f:
         done = subprocess.run(
             [python, str(DRIVER), TOOLBOX_NAMES[model], dataset,
-             str(TOOLBOX_SEED), str(path), json.dumps(overrides)],
+             str(seed), str(path), json.dumps(overrides)],
             cwd=mmrec / 'src', env=env, stdout=f, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         raise RuntimeError(f"the toolbox's {TOOLBOX_NAMES[model]} failed "
@@ -194,27 +200,45 @@ def _median_epoch_seconds(results: Dict[str, Any]) -> float:
             results['train_seconds'] / max(results['epochs'], 1))
 
 
-def summarise(model: str, toolbox: Optional[Dict[str, Any]],
+def _toolbox_epoch_seconds(run: Dict[str, Any]) -> float:
+    # The median, as a paused or preempted epoch would drag a mean.
+    return (statistics.median(run['epoch_seconds'])
+            if run.get('epoch_seconds') else run['seconds_per_epoch'])
+
+
+def _mean_std(values: List[float]) -> Tuple[float, float]:
+    return (statistics.mean(values),
+            statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(model: str, toolbox: List[Dict[str, Any]],
               ours: List[Dict[str, Any]]) -> Dict[str, Any]:
-    row: Dict[str, Any] = {'model': model, 'seeds': len(ours)}
-    if toolbox is not None:
-        row['toolbox'] = {m: toolbox['test'][m.lower()] for m in METRICS}
-        row['toolbox_best_epoch'] = toolbox['best_epoch']
-        # The median, as a paused or preempted epoch would drag a mean.
-        row['toolbox_seconds_per_epoch'] = (
-            statistics.median(toolbox['epoch_seconds'])
-            if toolbox.get('epoch_seconds') else toolbox['seconds_per_epoch'])
-        row['toolbox_settings'] = toolbox['settings']
+    r"""One table row: the toolbox's runs (one per seed) and ours, each
+    side's mean and standard deviation, and the ratio of the means."""
+    row: Dict[str, Any] = {'model': model, 'seeds': len(ours),
+                           'toolbox_seeds': len(toolbox)}
+    if toolbox:
+        stats = {m: _mean_std([t['test'][m.lower()] for t in toolbox])
+                 for m in METRICS}
+        row['toolbox'] = {m: stats[m][0] for m in METRICS}
+        row['toolbox_std'] = {m: stats[m][1] for m in METRICS}
+        row['toolbox_runs'] = [
+            {'seed': t.get('seed'), 'best_epoch': t['best_epoch'],
+             **{m: t['test'][m.lower()] for m in METRICS}} for t in toolbox]
+        row['toolbox_best_epoch'] = statistics.mean(t['best_epoch']
+                                                    for t in toolbox)
+        row['toolbox_seconds_per_epoch'] = statistics.mean(
+            _toolbox_epoch_seconds(t) for t in toolbox)
+        row['toolbox_settings'] = toolbox[0]['settings']
     if ours:
-        row['ours'] = {m: statistics.mean(r['test'][m] for r in ours)
-                       for m in METRICS}
-        row['ours_std'] = {m: (statistics.stdev(r['test'][m] for r in ours)
-                               if len(ours) > 1 else 0.0) for m in METRICS}
+        stats = {m: _mean_std([r['test'][m] for r in ours]) for m in METRICS}
+        row['ours'] = {m: stats[m][0] for m in METRICS}
+        row['ours_std'] = {m: stats[m][1] for m in METRICS}
         row['ours_best_epoch'] = statistics.mean(r['best_epoch']
                                                  for r in ours)
         row['ours_seconds_per_epoch'] = statistics.mean(
             _median_epoch_seconds(r) for r in ours)
-    if toolbox is not None and ours:
+    if toolbox and ours:
         row['ratio'] = {m: row['ours'][m] / row['toolbox'][m]
                         if row['toolbox'][m] else float('nan')
                         for m in METRICS}
@@ -230,24 +254,31 @@ def format_table(rows: List[Dict[str, Any]]) -> str:
              'ratio R / N | best epoch toolbox / ours | median s/epoch '
              'toolbox / ours |', '|---|---|---|---|---|---|']
     for r in rows:
-        tb = cell(r, 'toolbox', lambda t: f"{t['Recall@20']:.4f} / "
-                                          f"{t['NDCG@20']:.4f}")
-        ours = '-'
-        if 'ours' in r:
-            o, s = r['ours'], r['ours_std']
-            spread = ((lambda m: f" ± {s[m]:.4f}") if r['seeds'] > 1
-                      else (lambda m: ''))  # one seed has no spread
-            ours = (f"{o['Recall@20']:.4f}{spread('Recall@20')} / "
-                    f"{o['NDCG@20']:.4f}{spread('NDCG@20')} ({r['seeds']})")
+        tb = '-'
+        if 'toolbox' in r:
+            # The toolbox's default single seed keeps the plain cell.
+            tb = _mean_cell(r['toolbox'], r['toolbox_std'],
+                            r['toolbox_seeds'], r['toolbox_seeds'] > 1)
+        ours = ('-' if 'ours' not in r else
+                _mean_cell(r['ours'], r['ours_std'], r['seeds'], True))
         ratio = cell(r, 'ratio', lambda t: f"{100 * t['Recall@20']:.1f}% / "
                                            f"{100 * t['NDCG@20']:.1f}%")
-        epochs = (f"{cell(r, 'toolbox_best_epoch', str)} / "
+        epochs = (f"{cell(r, 'toolbox_best_epoch', lambda e: f'{e:.0f}')} / "
                   f"{cell(r, 'ours_best_epoch', lambda e: f'{e:.0f}')}")
         secs = (f"{cell(r, 'toolbox_seconds_per_epoch', lambda e: f'{e:.2f}')}"
                 f" / {cell(r, 'ours_seconds_per_epoch', lambda e: f'{e:.2f}')}")
         lines.append(f"| {r['model']} | {tb} | {ours} | {ratio} | {epochs} | "
                      f"{secs} |")
     return '\n'.join(lines)
+
+
+def _mean_cell(mean: Dict[str, float], std: Dict[str, float], runs: int,
+               count: bool) -> str:
+    # One run has no spread; 'count' adds the number of runs.
+    def one(m: str) -> str:
+        return f"{mean[m]:.4f}" + (f" ± {std[m]:.4f}" if runs > 1 else '')
+    return (f"{one('Recall@20')} / {one('NDCG@20')}" +
+            (f" ({runs})" if count else ''))
 
 
 def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
@@ -260,6 +291,9 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     parser.add_argument('--models', nargs='+', default=list(TOOLBOX_NAMES),
                         choices=list(TOOLBOX_NAMES))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--toolbox-seeds', nargs='+', type=int,
+                        default=[TOOLBOX_SEED],
+                        help="the toolbox's seeds (default: its own, 999)")
     parser.add_argument('--only', choices=['toolbox', 'ours', 'none'],
                         help='run one side only, or none (report the '
                              'finished cells); the rest is read if done')
@@ -272,15 +306,15 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     rows = []
     for model in args.models:
         settings = toolbox_settings(args.mmrec, model, args.dataset)
-        toolbox_json = (args.out / args.dataset / model /
-                        f'toolbox_seed{TOOLBOX_SEED}.json')
-        toolbox = None
-        if args.only in (None, 'toolbox'):
-            toolbox = run_toolbox(args.mmrec, args.mmrec_python, model,
-                                  args.dataset, args.out,
-                                  TOOLBOX_OVERRIDES.get(model, {}))
-        elif toolbox_json.exists():
-            toolbox = json.loads(toolbox_json.read_text())
+        toolbox = []
+        for seed in args.toolbox_seeds:
+            path = toolbox_path(args.out, args.dataset, model, seed)
+            if args.only in (None, 'toolbox'):
+                toolbox.append(run_toolbox(
+                    args.mmrec, args.mmrec_python, model, args.dataset,
+                    args.out, TOOLBOX_OVERRIDES.get(model, {}), seed))
+            elif path.exists():
+                toolbox.append(json.loads(path.read_text()))
         ours = []
         overrides = our_overrides(model, settings)
         for seed in args.seeds:

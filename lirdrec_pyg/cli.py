@@ -4,7 +4,8 @@ import argparse
 import json
 import os
 import sys
-from typing import List, Optional
+import warnings
+from typing import Any, List, Optional
 
 import torch
 
@@ -185,12 +186,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_warning(message: Any, category: Any, filename: str, lineno: int,
+                    line: Optional[str] = None) -> str:
+    # On the command line a warning about the user's settings is one line,
+    # like an error; the library's source location means nothing to them
+    # (--debug shows Python's usual format).
+    if issubclass(category, UserWarning) and \
+            filename.startswith((_PACKAGE_DIR, '<')):
+        return f'lirdrec: warning: {message}\n'
+    return _PYTHON_FORMAT_WARNING(message, category, filename, lineno, line)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PYTHON_FORMAT_WARNING = warnings.formatwarning
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     # One thread is much faster than torch's default on small machines;
     # LIRDREC_THREADS (or `train --threads`) overrides it.
     torch.set_num_threads(int(os.environ.get('LIRDREC_THREADS', '1')))
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous_format = warnings.formatwarning
+    if not args.debug:
+        warnings.formatwarning = _format_warning
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -207,6 +226,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             message = f"{e.filename}: {e.strerror}"
         print(f'lirdrec: error: {message}', file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = previous_format
 
 
 if __name__ == '__main__':

@@ -69,3 +69,29 @@ def test_build_kernels(capsys, monkeypatch):
     monkeypatch.setenv('LIRDREC_KERNELS', '0')
     assert main(['build-kernels']) == 1
     assert 'disabled' in capsys.readouterr().out
+
+
+def test_settings_warning_is_one_line_without_a_source_location():
+    import os
+    import warnings
+
+    from lirdrec_pyg import cli
+    from lirdrec_pyg.train import TrainConfig
+
+    # Where TrainConfig's check warns from: the dataclass's generated
+    # __init__ ('<string>'), called inside the package.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        TrainConfig(num_neighbors=5)
+    (w, ) = [c for c in caught if 'num_neighbors' in str(c.message)]
+    line = cli._format_warning(w.message, w.category, w.filename, w.lineno)
+    assert line == f'lirdrec: warning: {w.message}\n'
+    # A warning from a package file is shortened too; one from another
+    # library keeps Python's format with its location.
+    inside = os.path.join(cli._PACKAGE_DIR, 'train', 'trainer.py')
+    assert cli._format_warning('x', UserWarning, inside, 3).startswith(
+        'lirdrec: warning: x')
+    other = cli._format_warning('y', UserWarning, '/elsewhere/mod.py', 7)
+    assert other.startswith('/elsewhere/mod.py:7: UserWarning: y')
+    assert cli._format_warning('z', DeprecationWarning, inside, 1) != \
+        'lirdrec: warning: z\n'

@@ -85,7 +85,7 @@ def test_summary_and_table(sbs):
     ours = [{'test': {'Recall@20': r, 'NDCG@20': n}, 'best_epoch': e,
              'epochs': e + 20, 'train_seconds': 1.5 * (e + 20)}
             for r, n, e in ((0.38, 0.21, 40), (0.42, 0.19, 60))]
-    row = sbs.summarise('bm3', toolbox, ours)
+    row = sbs.summarise('bm3', [toolbox], ours)
     assert row['ours']['Recall@20'] == pytest.approx(0.40)
     assert row['ratio']['Recall@20'] == pytest.approx(1.0)
     assert row['ratio']['NDCG@20'] == pytest.approx(1.0)
@@ -94,7 +94,7 @@ def test_summary_and_table(sbs):
     line = sbs.format_table([row]).splitlines()[-1]
     assert line == ('| bm3 | 0.4000 / 0.2000 | 0.4000 ± 0.0283 / 0.2000 ± '
                     '0.0141 (2) | 100.0% / 100.0% | 50 / 50 | 2.00 / 1.50 |')
-    assert sbs.format_table([sbs.summarise('vbpr', None, [])]).splitlines(
+    assert sbs.format_table([sbs.summarise('vbpr', [], [])]).splitlines(
     )[-1] == '| vbpr | - | - | - | - / - | - / - |'
     json.dumps(row)
 
@@ -107,7 +107,7 @@ def test_seconds_per_epoch_are_medians_and_one_seed_has_no_spread(sbs):
     ours = [{'test': {'Recall@20': 0.4, 'NDCG@20': 0.2}, 'best_epoch': 2,
              'epochs': 3, 'train_seconds': 63.0,
              'history': [{'seconds': s} for s in (1.0, 60.0, 1.5)]}]
-    row = sbs.summarise('bm3', toolbox, ours)
+    row = sbs.summarise('bm3', [toolbox], ours)
     assert row['toolbox_seconds_per_epoch'] == 2.0
     assert row['ours_seconds_per_epoch'] == 1.5
     line = sbs.format_table([row]).splitlines()[-1]
@@ -126,3 +126,36 @@ def test_report_only_reads_finished_cells(sbs, tmp_path):
                      'mgcn', '--only', 'none', '--out', str(out)])
     assert rows[0]['toolbox']['Recall@20'] == 0.4 and 'ours' not in rows[0]
     assert (out / 'side_by_side.md').read_text().startswith('| model |')
+
+
+def test_several_toolbox_seeds_give_a_mean_and_spread(sbs, tmp_path):
+    root = plant_toolbox(tmp_path / 'mmrec')
+    out = tmp_path / 'out'
+    for seed, recall, ndcg, epoch in ((999, 0.26, 0.18, 60), (0, 0.22, 0.14,
+                                                               30)):
+        cell = out / 'toy' / 'mgcn' / f'toolbox_seed{seed}.json'
+        cell.parent.mkdir(parents=True, exist_ok=True)
+        cell.write_text(json.dumps({
+            'seed': seed, 'test': {'recall@20': recall, 'ndcg@20': ndcg},
+            'best_epoch': epoch, 'seconds_per_epoch': 2.0, 'settings': {}}))
+    ours = out / 'toy' / 'mgcn' / 'seed0' / 'results.json'
+    ours.parent.mkdir(parents=True)
+    ours.write_text(json.dumps({
+        'test': {'Recall@20': 0.22, 'NDCG@20': 0.16}, 'best_epoch': 40,
+        'epochs': 60, 'train_seconds': 60.0}))
+    rows = sbs.main(['--mmrec', str(root), '--dataset', 'toy', '--models',
+                     'mgcn', '--only', 'none', '--out', str(out),
+                     '--seeds', '0', '--toolbox-seeds', '999', '0', '7'])
+    row = rows[0]
+    # seed 7 has no finished run: the row is over the two that finished
+    assert row['toolbox_seeds'] == 2
+    assert row['toolbox']['Recall@20'] == pytest.approx(0.24)
+    assert row['toolbox_std']['Recall@20'] == pytest.approx(0.0282843,
+                                                            rel=1e-5)
+    assert row['ratio']['Recall@20'] == pytest.approx(0.22 / 0.24)
+    assert row['ratio']['NDCG@20'] == pytest.approx(1.0)
+    assert [r['seed'] for r in row['toolbox_runs']] == [999, 0]
+    line = (out / 'side_by_side.md').read_text().splitlines()[-1]
+    assert line == ('| mgcn | 0.2400 ± 0.0283 / 0.1600 ± 0.0283 (2) | '
+                    '0.2200 / 0.1600 (1) | 91.7% / 100.0% | 45 / 40 | '
+                    '2.00 / 1.00 |')

@@ -269,11 +269,14 @@ def format_csv(summary: Dict[str, Any]) -> str:
                'valid_metric': summary['metric'],
                'best_epoch': r.get('best_epoch'),
                'train_seconds': r.get('train_seconds')}
+        # One seed has no spread: its std cells stay empty, not 0.0.
+        spread = len(r['seeds_done']) > 1
         if r.get('valid'):
             row['valid_mean'] = r['valid']['mean']
-            row['valid_std'] = r['valid']['std']
+            row['valid_std'] = r['valid']['std'] if spread else ''
         for m, stats in (r.get('metrics') or {}).items():
-            row[f'{m}_mean'], row[f'{m}_std'] = stats['mean'], stats['std']
+            row[f'{m}_mean'] = stats['mean']
+            row[f'{m}_std'] = stats['std'] if spread else ''
         for m, sig in (r.get('significance') or {}).items():
             row[f'{m}_p'], row[f'{m}_p_holm'] = sig['p'], sig['p_holm']
             row[f'{m}_vs_target'] = sig['outcome']

@@ -87,6 +87,15 @@ def test_csv_has_one_row_per_model_with_p_values():
     assert [r['model'] for r in rows] == ['lirdrec', 'a']
     assert rows[1]['Recall@20_vs_target'] == 'win'
     assert float(rows[1]['Recall@20_mean']) == 0.2
+    assert float(rows[1]['Recall@20_std']) == 0.01
+
+
+def test_csv_leaves_the_spread_of_one_seed_empty():
+    one = _row('lirdrec', 0.3, std=0.0)
+    one['seeds_done'] = [0]
+    (row, ) = csv.DictReader(io.StringIO(format_csv(_summary([one]))))
+    assert float(row['Recall@20_mean']) == 0.3
+    assert row['Recall@20_std'] == '' and row['valid_std'] == ''
 
 
 def test_command_line_writes_every_output(tmp_path, capsys):
