@@ -176,21 +176,28 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def suggested_train_command(folder: Path, model: str, num_items: int) -> str:
-    r"""The :obj:`lirdrec train` command for an imported folder, with the
-    metric cut-offs narrowed where the catalogue is smaller than the
-    default ones (5, 10, 20, 50)."""
+    r"""The :obj:`lirdrec train` command for an imported folder. On a small
+    catalogue a cut-off near the number of items ranks every candidate of a
+    user, so its Recall is 1 whatever the model has learned and early
+    stopping keeps the first epoch: the command keeps the default cut-offs
+    (5, 10, 20, 50) up to half the catalogue and selects on the largest one
+    up to a quarter of it."""
     # Imported here: this is the command-line layer above train.
     from lirdrec_pyg.train.trainer import TrainConfig
 
     command = (f'lirdrec train --dataset {folder} --model {model} '
                f'--out runs/{folder.name}_{model}')
-    defaults = TrainConfig().ks
-    if num_items >= max(defaults):
+    defaults = TrainConfig()
+    default_k = int(defaults.valid_metric.split('@')[1])
+    ks = [k for k in defaults.ks if 2 * k <= num_items] or [
+        max(1, num_items // 2)]
+    selected = max([k for k in ks if 4 * k <= num_items] or [ks[0]])
+    if ks == list(defaults.ks) and selected == default_k:
         return command
-    ks = [k for k in defaults if k <= num_items] or [num_items]
-    sets = [f"'train.ks=[{', '.join(map(str, ks))}]'"]
-    if 20 not in ks:  # the default selection metric is Recall@20
-        sets.append(f'train.valid_metric=Recall@{ks[-1]}')
+    sets = [] if ks == list(defaults.ks) else [
+        f"'train.ks=[{', '.join(map(str, ks))}]'"]
+    if selected != default_k:
+        sets.append(f'train.valid_metric=Recall@{selected}')
     return f"{command} --set {' '.join(sets)}"
 
 

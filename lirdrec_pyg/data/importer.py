@@ -195,7 +195,12 @@ def _parse_numbers(path: Path, column: str, values: List[str],
             except ValueError:
                 out = None
         if out is None:
-            row = next(i for i, v in enumerate(values) if not _is_number(v))
+            # The column's first value says whether it holds numbers or
+            # dates; the bad row is the first the same parser refuses.
+            dates = allow_dates and not _parses(float, values[0])
+            parse = _parse_iso if dates else float
+            row = next(i for i, v in enumerate(values)
+                       if not _parses(parse, v))
             expected = ('a number (e.g. Unix seconds) or an ISO 8601 date'
                         if allow_dates else 'a number')
             raise DataFormatError(f"{path.name}, line {lines[row]}: column "
@@ -209,9 +214,9 @@ def _parse_numbers(path: Path, column: str, values: List[str],
     return out
 
 
-def _is_number(value: str) -> bool:
+def _parses(parse: Any, value: str) -> bool:
     try:
-        float(value)
+        parse(value)
         return True
     except ValueError:
         return False

@@ -68,7 +68,10 @@ def test_the_suggested_command_trains_on_a_small_catalogue(tmp_path, capsys,
             if s.startswith('train with: ')][0]
     command = shlex.split(line[len('train with: '):])
     assert command[0] == 'lirdrec'
-    assert "train.ks=[5, 10, 20]" in command
+    # Cut-offs up to half the catalogue, selection at a quarter: a cut-off of
+    # 20 would rank every candidate and give Recall 1 from the first epoch.
+    assert "train.ks=[5, 10]" in command
+    assert 'train.valid_metric=Recall@5' in command
     assert main(command[1:] + ['--no-progress', '--set',
                                'train.epochs=1']) == 0
     assert (tmp_path / 'runs' / 'shop_lightgcn' / 'results.json').exists()
@@ -78,9 +81,12 @@ def test_suggested_command_narrows_the_cut_offs_only_when_needed():
     from pathlib import Path
 
     from lirdrec_pyg.data.import_cli import suggested_train_command
-    big = suggested_train_command(Path('d'), 'bpr', 50)
+    big = suggested_train_command(Path('d'), 'bpr', 100)
     assert big == 'lirdrec train --dataset d --model bpr --out runs/d_bpr'
+    # 50 is not at most half of 60, 20 is not at most a quarter of it
+    assert suggested_train_command(Path('d'), 'bpr', 60).endswith(
+        "--set 'train.ks=[5, 10, 20]' train.valid_metric=Recall@10")
     assert suggested_train_command(Path('d'), 'bpr', 12).endswith(
-        "--set 'train.ks=[5, 10]' train.valid_metric=Recall@10")
+        "--set 'train.ks=[5]' train.valid_metric=Recall@5")
     assert suggested_train_command(Path('d'), 'bpr', 3).endswith(
-        "--set 'train.ks=[3]' train.valid_metric=Recall@3")
+        "--set 'train.ks=[1]' train.valid_metric=Recall@1")

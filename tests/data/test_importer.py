@@ -90,6 +90,10 @@ def test_read_interactions_quoted_csv_and_iso_dates(tmp_path):
     ('user,item,t\n1,2,3\n1,3,soon\n', {'time_col': 't'},
      "r.csv, line 3: column 't' (timestamp) holds 'soon', expected a number "
      "(e.g. Unix seconds) or an ISO 8601 date"),
+    # a bad value among dates: the line is the bad one, not the first date
+    ('user,item,t\n1,2,2024-01-01\n1,3,later\n', {'time_col': 't'},
+     "r.csv, line 3: column 't' (timestamp) holds 'later', expected a "
+     "number (e.g. Unix seconds) or an ISO 8601 date"),
     ('user,item,r\n1,2,3\n\n1,3,nan\n', {'rating_col': 'r'},
      "r.csv, line 4: column 'r' (rating) holds 'nan', expected a finite "
      "number"),
