@@ -284,13 +284,18 @@ def _mean_cell(mean: Dict[str, float], std: Dict[str, float], runs: int,
 def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--mmrec', type=Path, required=True,
-                        help='checkout of the MMRec toolbox (with src/)')
+                        help='checkout of the MMRec toolbox (with src/); '
+                             'its configs give both sides\' settings, so '
+                             'every mode needs it')
     parser.add_argument('--mmrec-python', default=sys.executable,
                         help="the Python with the toolbox's dependencies")
-    parser.add_argument('--dataset', default='lastfm2k')
+    parser.add_argument('--dataset', default='lastfm2k',
+                        help='dataset in the toolbox layout and ours '
+                             '(default: lastfm2k)')
     parser.add_argument('--models', nargs='+', default=list(TOOLBOX_NAMES),
                         choices=list(TOOLBOX_NAMES))
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
+                        help='our seeds (default: 0 1 2)')
     parser.add_argument('--toolbox-seeds', nargs='+', type=int,
                         default=[TOOLBOX_SEED],
                         help="the toolbox's seeds (default: its own, 999)")
@@ -298,7 +303,9 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
                         help='run one side only, or none (report the '
                              'finished cells); the rest is read if done')
     parser.add_argument('--out', type=Path,
-                        default=ROOT / 'results' / 'side_by_side')
+                        default=ROOT / 'results' / 'side_by_side',
+                        help='results folder; finished cells in it are kept '
+                             '(default: results/side_by_side)')
     args = parser.parse_args(argv)
     if not (args.mmrec / 'src' / 'main.py').exists():
         parser.error(f"--mmrec '{args.mmrec}' is not an MMRec checkout "
