@@ -75,15 +75,11 @@ def instrument(model: Any, timeline: Timeline) -> None:
     if model.pwc is not None:
         model.pwc.forward = timed('pwc', model.pwc.forward)
     model.propagation.forward = timed('propagation', model.propagation.forward)
-    for fn in ('bipartite_propagation', 'symmetric_padded_propagation',
-               'padded_propagation', 'sparse_propagate', 'l2_normalize', 'dot_bpr_loss',
-               'embedding_bpr_loss', 'mean_square'):
+    for fn in ('bipartite_propagation', 'sparse_propagate', 'l2_normalize',
+               'dot_bpr_loss', 'embedding_bpr_loss', 'mean_square'):
         label = {'sparse_propagate': 'item_graph',
-                 'bipartite_propagation': 'propagation',
-                 'symmetric_padded_propagation': 'propagation',
-                 'padded_propagation': 'propagation'}.get(fn, fn)
-        if hasattr(lirdrec_mod, fn):  # the names of other versions too
-            setattr(lirdrec_mod, fn, timed(label, getattr(lirdrec_mod, fn)))
+                 'bipartite_propagation': 'propagation'}.get(fn, fn)
+        setattr(lirdrec_mod, fn, timed(label, getattr(lirdrec_mod, fn)))
 
     def collective(kind: str, fn: Callable) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -13,20 +13,16 @@ from lirdrec_pyg.distributed.process import (DEVICES, backend_for,
                                              init_process_group,
                                              is_main_process, resolve_device)
 from lirdrec_pyg.distributed.sharding import (Sharding, adjacency_rows,
-                                              padded_adjacency,
-                                              pad_rows,
-                                              padded_item_columns,
-                                              sharded_adjacency, split_range)
+                                              pad_rows, sharded_adjacency,
+                                              split_range)
 from lirdrec_pyg.distributed.optim import GradientBuckets, ShardedAdam
 from lirdrec_pyg.distributed.propagation import (
-    bipartite_blocks, bipartite_propagation, padded_propagation,
-    sharded_propagation, symmetric_padded_propagation)
+    bipartite_blocks, bipartite_propagation, sharded_propagation)
 
 __all__ = [
     'DEVICES', 'check_device', 'resolve_device', 'env_world_size',
     'backend_for', 'init_process_group', 'is_main_process', 'Sharding',
     'split_range', 'adjacency_rows', 'sharded_adjacency',
-    'sharded_propagation', 'padded_adjacency', 'padded_item_columns',
-    'padded_propagation', 'symmetric_padded_propagation', 'pad_rows',
-    'ShardedAdam', 'GradientBuckets', 'bipartite_blocks', 'bipartite_propagation',
+    'sharded_propagation', 'pad_rows', 'ShardedAdam', 'GradientBuckets',
+    'bipartite_blocks', 'bipartite_propagation',
 ]

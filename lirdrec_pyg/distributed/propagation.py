@@ -1,5 +1,5 @@
 """LightGCN propagation over row shards."""
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -41,29 +41,6 @@ def sharded_propagation(propagation: LightGCNPropagation, x_local: Tensor,
     return _propagate_rows(propagation, x_local, adj_rows, gather)
 
 
-def padded_propagation(propagation: LightGCNPropagation, x_local: Tensor,
-                       adj_rows: Tensor, sharding: Sharding) -> Tensor:
-    r"""This rank's rows of :obj:`propagation(x, adj)` in its padded local
-    layout (see :func:`~lirdrec_pyg.distributed.padded_adjacency`): every
-    layer multiplies the rank's rows of the adjacency by the gathered padded
-    rows of the previous layer
-    (:meth:`~lirdrec_pyg.distributed.Sharding.gather_padded`), with no
-    reordering in between; the padding rows stay zero.
-
-    Args:
-        propagation (LightGCNPropagation): The layer (its number of layers
-            and combination).
-        x_local (torch.Tensor): The rank's padded rows of
-            :math:`\mathbf{E}^{(0)}`, :obj:`[padded_users + padded_items, F]`
-            (zero in the padding).
-        adj_rows (torch.Tensor): The rank's padded rows of the adjacency,
-            columns in the layout of :meth:`Sharding.gather_padded`.
-        sharding (Sharding): The rank's share.
-    """
-    return _propagate_rows(propagation, x_local, adj_rows,
-                           lambda h, layer: sharding.gather_padded(h))
-
-
 def _propagate_rows(propagation: LightGCNPropagation, x_local: Tensor,
                     adj_rows: Tensor,
                     gather: Callable[[Tensor, int], Tensor]) -> Tensor:
@@ -92,51 +69,6 @@ def _layer_weights(propagation: LightGCNPropagation) -> List[float]:
     if combine == 'last':
         return [0.0] * L + [1.0]
     return [1.0 / (L + 1) if combine == 'mean' else 1.0] * (L + 1)
-
-
-def _power_sum(x: Tensor, adj_rows: Tensor, sharding: Sharding,
-               weights: List[float]) -> Tensor:
-    total = x * weights[0]
-    h = x
-    for weight in weights[1:]:
-        h = sparse_propagate(sharding.gather_padded(h), adj_rows,
-                             normalize=False, symmetric=False)
-        if weight:
-            total.add_(h, alpha=weight)
-    return total
-
-
-class _ShardedPowerSum(torch.autograd.Function):
-    r"""The rank's rows of :math:`\sum_l w_l \mathbf{M}^l \mathbf{X}` for
-    a symmetric :math:`\mathbf{M}` in one autograd node: the backward pass
-    is the same operator applied to the gradient (one all-gather and one
-    product of the rank's rows per layer, as forward), instead of the
-    product with the transposed row block, whose output has every node's
-    rows, and a reduce-scatter."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, adj_rows: Tensor, sharding: Sharding,
-                weights: List[float]) -> Tensor:
-        ctx.adj_rows, ctx.sharding, ctx.weights = adj_rows, sharding, weights
-        return _power_sum(x, adj_rows, sharding, weights)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None, None, None]:
-        return (_power_sum(grad.contiguous(), ctx.adj_rows, ctx.sharding,
-                           ctx.weights), None, None, None)
-
-
-def symmetric_padded_propagation(propagation: LightGCNPropagation,
-                                 x_local: Tensor, adj_rows: Tensor,
-                                 sharding: Sharding) -> Tensor:
-    r""":func:`padded_propagation` for a **symmetric** adjacency (e.g. the
-    normalised user-item graph) in one autograd node whose backward pass
-    propagates the gradient the same way, as the one-process power sum of
-    :class:`~lirdrec_pyg.nn.LightGCNPropagation` does: the rank multiplies
-    only its own rows in both directions and keeps no layer output for the
-    backward pass."""
-    return _ShardedPowerSum.apply(x_local, adj_rows, sharding,
-                                  _layer_weights(propagation))
 
 
 def bipartite_blocks(adj: Tensor, sharding: Sharding
@@ -238,6 +170,5 @@ def _combine(layers: Dict[int, Tensor], weights: List[float]) -> Tensor:
     return total
 
 
-__all__ = ['sharded_propagation', 'padded_propagation',
-           'symmetric_padded_propagation', 'bipartite_blocks',
+__all__ = ['sharded_propagation', 'bipartite_blocks',
            'bipartite_propagation']

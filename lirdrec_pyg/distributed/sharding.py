@@ -6,9 +6,8 @@ its own rows and exchanges them with :meth:`Sharding.gather_nodes` (an
 all-gather whose backward pass is a reduce-scatter, so gradients flow back to
 the rank that owns each row); the BPR batch is split across the ranks, every
 rank's loss is its *share* (the shares sum to the one-process loss of the
-whole batch) and the gradients are summed over the ranks
-(:meth:`Sharding.all_reduce_gradients`, or during the backward pass by
-:class:`~lirdrec_pyg.distributed.GradientBuckets`),
+whole batch) and the gradients are summed over the ranks during the backward
+pass (:class:`~lirdrec_pyg.distributed.GradientBuckets`),
 so after every optimiser step the parameters are the same on every rank and
 equal to what one process computes, up to floating-point summation order.
 """
@@ -245,38 +244,6 @@ class Sharding:
             return gathered
         return gathered.index_select(0, self._take_index(kind, local.device))
 
-    # The padded layout -------------------------------------------------
-    @property
-    def padded_users(self) -> int:
-        r"""The rows of every rank's user block in the padded layout (the
-        largest block)."""
-        return max(self._user_sizes)
-
-    @property
-    def padded_items(self) -> int:
-        r"""The rows of every rank's item block in the padded layout."""
-        return max(self._item_sizes)
-
-    def node_positions(self, device: Any = None) -> Tensor:
-        r"""The row of every node (global order, users then items) in
-        :meth:`gather_padded`'s output of the padded local node rows
-        (:obj:`padded_users` user rows, then :obj:`padded_items` item rows,
-        per rank)."""
-        return self._take_index('nodes', torch.device(device or 'cpu'))
-
-    def item_positions(self, device: Any = None) -> Tensor:
-        r"""The row of every item in :meth:`gather_padded`'s output of the
-        padded local item rows (:obj:`padded_items` per rank)."""
-        return self._take_index('items', torch.device(device or 'cpu'))
-
-    def gather_padded(self, local: Tensor) -> Tensor:
-        r"""The all-gather of equally sized (padded) row blocks, rank after
-        rank, without reordering; differentiable. Graphs whose columns follow
-        this layout (:func:`padded_adjacency`) read it directly, which spares
-        the padding copy and the reordering of :meth:`gather_nodes`
-        forward and backward."""
-        return self._gather(local)
-
     def user_mask(self, users: Tensor) -> Tensor:
         r"""Whether this rank owns each of :obj:`users` (for a loss split by
         user ownership instead of by position in the batch)."""
@@ -306,11 +273,8 @@ class Sharding:
         if self.world_size == 1:
             return local
         width = max(sizes)
-        out = local.new_empty((self.world_size * width, ) +
-                              tuple(local.shape[1:]))
-        _all_gather_single(out, pad_rows(local, width).contiguous(),
-                           group=self.group)
-        return torch.cat([out[r * width:r * width + n]
+        gathered = self._gather(pad_rows(local, width))
+        return torch.cat([gathered[r * width:r * width + n]
                           for r, n in enumerate(sizes)])
 
     def sum_over_ranks(self, x: Tensor) -> Tensor:
@@ -359,24 +323,6 @@ class Sharding:
         if self.world_size > 1:
             dist.all_reduce(x, group=self.group)
         return x
-
-    def all_reduce_gradients(self, params: Iterable[Tensor]) -> None:
-        r"""Sums the gradients of :obj:`params` over the ranks in one
-        collective (a flat bucket, as DDP does; DDP averages instead,
-        because there every rank's loss is a mean over its part of the
-        batch, while here every rank's loss is its share of the total)."""
-        if self.world_size == 1:
-            return
-        params = [p for p in params if p.requires_grad]
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p)
-                 for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat, group=self.group)
-        offset = 0
-        for p, g in zip(params, grads):
-            n = g.numel()
-            p.grad = flat[offset:offset + n].view_as(p)
-            offset += n
 
     def broadcast_state(self, module: torch.nn.Module) -> None:
         r"""Copies rank 0's parameters and persistent buffers to every rank
@@ -442,32 +388,6 @@ def _coo_of_csr(adj: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     return row, adj.col_indices(), adj.values()
 
 
-def padded_adjacency(adj: Tensor, sharding: Sharding) -> Tensor:
-    r"""The rows of the user-item adjacency :obj:`[U + I, U + I]` that
-    :obj:`sharding`'s rank propagates, in its padded local layout (its users,
-    empty rows up to :obj:`padded_users`, its items, empty rows up to
-    :obj:`padded_items`), with the columns in the layout of
-    :meth:`Sharding.gather_padded` of such blocks: the product with the
-    gathered blocks needs no reordering."""
-    rows = sharded_adjacency(adj, sharding)
-    row, col, value = _coo_of_csr(rows)
-    nu, mu = sharding.num_local_users, sharding.padded_users
-    row = torch.where(row < nu, row, row + (mu - nu))
-    width = sharding.world_size * (mu + sharding.padded_items)
-    return _sorted_csr(row, sharding.node_positions(col.device)[col], value,
-                       (mu + sharding.padded_items, width))
-
-
-def padded_item_columns(adj: Tensor, sharding: Sharding) -> Tensor:
-    r"""An item-by-item CSR matrix :obj:`[R, I]` with its columns moved to
-    the layout of :meth:`Sharding.gather_padded` of padded item blocks."""
-    row, col, value = _coo_of_csr(adj)
-    where = sharding.item_positions(col.device)
-    return _sorted_csr(row, where[col], value,
-                       (adj.size(0), sharding.world_size *
-                        sharding.padded_items))
-
-
 def sharded_adjacency(adj: Tensor, sharding: Sharding) -> Tensor:
     r"""The rows of the user-item adjacency :obj:`[U + I, U + I]` that
     :obj:`sharding`'s rank propagates: its users, then its items."""
@@ -477,4 +397,4 @@ def sharded_adjacency(adj: Tensor, sharding: Sharding) -> Tensor:
 
 
 __all__ = ['Sharding', 'split_range', 'adjacency_rows', 'sharded_adjacency',
-           'padded_adjacency', 'padded_item_columns', 'pad_rows']
+           'pad_rows']

@@ -4,10 +4,8 @@ import torch
 from lirdrec_pyg.data import make_synthetic
 from lirdrec_pyg.distributed import (Sharding, ShardedAdam, adjacency_rows,
                                      bipartite_blocks, bipartite_propagation,
-                                     check_device, padded_adjacency,
-                                     padded_item_columns, resolve_device,
-                                     sharded_adjacency, split_range,
-                                     symmetric_padded_propagation)
+                                     check_device, resolve_device,
+                                     sharded_adjacency, split_range)
 from lirdrec_pyg.models import create_model
 from lirdrec_pyg.nn import LightGCNPropagation
 from lirdrec_pyg.train import FullRankingEvaluator
@@ -152,37 +150,6 @@ def _two_ranks(monkeypatch, num_users, num_items, rank):
     return Sharding(num_users, num_items, rank=rank, world_size=2)
 
 
-@pytest.mark.parametrize('rank', [0, 1])
-def test_padded_adjacency_reads_the_gathered_blocks(monkeypatch, rank):
-    # 5 users and 3 items: rank 0 owns 2 users and 1 item, rank 1 owns 3
-    # and 2, so rank 0's blocks are padded.
-    data = make_synthetic(num_users=5, num_items=3, interactions_per_user=2,
-                          seed=0)
-    adj = get_ui_adjacency(data)
-    sharding = _two_ranks(monkeypatch, 5, 3, rank)
-    x = torch.randn(8, 4)
-    gathered = torch.zeros(2 * (3 + 2), 4)
-    gathered[sharding.node_positions()] = x
-    rows = padded_adjacency(adj, sharding)
-    assert rows.shape == (5, 10)
-    out = rows.to_dense() @ gathered
-    expected = adj.to_dense() @ x
-    (us, ue), (is_, ie) = sharding.user_range, sharding.item_range
-    assert torch.allclose(out[:ue - us], expected[us:ue], atol=1e-6)
-    assert torch.allclose(out[3:3 + ie - is_], expected[5 + is_:5 + ie],
-                          atol=1e-6)
-    # The padding rows are empty.
-    assert torch.all(out[ue - us:3] == 0) and torch.all(out[3 + ie - is_:] == 0)
-
-    items = torch.randn(3, 4)
-    item_adj = torch.rand(3, 3).to_sparse_csr()
-    gathered_items = torch.zeros(4, 4)
-    gathered_items[sharding.item_positions()] = items
-    moved = padded_item_columns(item_adj, sharding)
-    assert torch.allclose(moved.to_dense() @ gathered_items,
-                          item_adj.to_dense() @ items, atol=1e-6)
-
-
 def test_split_by_user_keeps_the_whole_batch_and_masks_the_owners(
         monkeypatch):
     sharding = _two_ranks(monkeypatch, 10, 4, rank=1)
@@ -251,30 +218,6 @@ def test_sharded_adam_in_one_process_is_adam():
         ShardedAdam([('weight', weight)],
                     {'weight': torch.nn.Parameter(weight.data.clone())},
                     sharding, make)
-
-
-@pytest.mark.parametrize('combine', ['sum', 'mean', 'last'])
-def test_symmetric_padded_propagation_equals_the_propagation(combine):
-    # The one-node power sum (backward = the same operator on the gradient)
-    # against the layer-by-layer product of a normalised, symmetric graph.
-    data = make_synthetic(num_users=9, num_items=6, interactions_per_user=3,
-                          seed=2)
-    adj = get_ui_adjacency(data)
-    sharding = Sharding(9, 6)
-    propagation = LightGCNPropagation(2, combine, normalize=False)
-    rows = padded_adjacency(adj, sharding)
-    x = torch.randn(15, 4, requires_grad=True)
-    weight = torch.randn(15, 4)
-    out = symmetric_padded_propagation(propagation, x, rows, sharding)
-    (out * weight).sum().backward()
-    grad, x.grad = x.grad, None
-    dense = adj.to_dense()
-    layers = [x, dense @ x, dense @ dense @ x]
-    expected = {'sum': sum(layers), 'mean': sum(layers) / 3,
-                'last': layers[-1]}[combine]
-    (expected * weight).sum().backward()
-    assert torch.allclose(out, expected, atol=1e-6)
-    assert torch.allclose(grad, x.grad, atol=1e-6)
 
 
 @pytest.mark.parametrize('rank', [0, 1])
