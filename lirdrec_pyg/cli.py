@@ -197,6 +197,21 @@ def _format_warning(message: Any, category: Any, filename: str, lineno: int,
     return _PYTHON_FORMAT_WARNING(message, category, filename, lineno, line)
 
 
+def _process_group_active() -> bool:
+    import torch.distributed as dist
+    return dist.is_available() and dist.is_initialized()
+
+
+def leave_process_group() -> None:
+    r"""Destroys the process group a command joined (under ``torchrun``).
+    Left to the interpreter's exit, Gloo's teardown can abort a rank
+    ('terminate called without an active exception') after the run has
+    finished, and ``torchrun`` then reports the whole run as failed."""
+    if _process_group_active():
+        import torch.distributed as dist
+        dist.destroy_process_group()
+
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _PYTHON_FORMAT_WARNING = warnings.formatwarning
 
@@ -208,6 +223,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     previous_format = warnings.formatwarning
+    had_process_group = _process_group_active()
     if not args.debug:
         warnings.formatwarning = _format_warning
     try:
@@ -228,6 +244,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     finally:
         warnings.formatwarning = previous_format
+        if not had_process_group:  # one the caller made is the caller's
+            leave_process_group()
 
 
 if __name__ == '__main__':

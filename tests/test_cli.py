@@ -95,3 +95,36 @@ def test_settings_warning_is_one_line_without_a_source_location():
     assert other.startswith('/elsewhere/mod.py:7: UserWarning: y')
     assert cli._format_warning('z', DeprecationWarning, inside, 1) != \
         'lirdrec: warning: z\n'
+
+
+def test_a_command_leaves_the_process_group_it_joined(tmp_path, monkeypatch):
+    # Under torchrun a command joins a Gloo group; main() must destroy it
+    # before the interpreter exits, but leave a group its caller made.
+    import argparse
+
+    import torch.distributed as dist
+
+    from lirdrec_pyg import cli
+    store = iter(f"file://{tmp_path / f'store{i}'}" for i in range(3))
+
+    def join() -> None:
+        dist.init_process_group('gloo', init_method=next(store),
+                                world_size=1, rank=0)
+
+    def parser() -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser()
+        p.set_defaults(func=lambda args: join(), debug=False)
+        return p
+    monkeypatch.setattr(cli, 'build_parser', parser)
+    assert cli.main([]) == 0
+    assert not dist.is_initialized()
+
+    join()
+    try:
+        monkeypatch.setattr(cli, 'build_parser', lambda: argparse.Namespace(
+            parse_args=lambda argv: argparse.Namespace(
+                func=lambda args: 0, debug=False)))
+        assert cli.main([]) == 0
+        assert dist.is_initialized()
+    finally:
+        dist.destroy_process_group()
