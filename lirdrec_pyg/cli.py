@@ -12,7 +12,7 @@ import torch
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from lirdrec_pyg.train.config import load_config
-    from lirdrec_pyg.train.experiment import run_experiment
+    from lirdrec_pyg.train.experiment import recording, run_experiment
     from lirdrec_pyg.train.run_folder import RunFolder
 
     if args.resume and args.overwrite:
@@ -32,12 +32,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f'eval.cold_item_fraction={args.cold_items}')
     if args.no_progress:
         overrides.append('train.progress=false')
-    config = load_config(args.model, dataset=args.dataset,
-                         config_file=args.config, overrides=overrides)
-    results = run_experiment(args.dataset, args.model, config,
-                             out_dir=args.out, resume=args.resume,
-                             overwrite=args.overwrite,
-                             echo=lambda line: print(line, file=sys.stderr))
+    with recording():  # the warnings of the config's checks reach train.log
+        config = load_config(args.model, dataset=args.dataset,
+                             config_file=args.config, overrides=overrides)
+        results = run_experiment(
+            args.dataset, args.model, config, out_dir=args.out,
+            resume=args.resume, overwrite=args.overwrite,
+            echo=lambda line: print(line, file=sys.stderr))
     from lirdrec_pyg.distributed import is_main_process
     if not is_main_process():  # under torchrun, rank 0 reports
         return 0

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from lirdrec_pyg.cli import main
 
 
@@ -128,3 +130,28 @@ def test_a_command_leaves_the_process_group_it_joined(tmp_path, monkeypatch):
         assert dist.is_initialized()
     finally:
         dist.destroy_process_group()
+
+
+def test_run_log_records_the_warnings_and_the_error(tmp_path, capsys):
+    # A settings warning (from the config's check before the folder exists)
+    # is shown once and written to train.log; a bad model setting stops the
+    # run after config.yaml is written, and train.log says why.
+    out = tmp_path / 'run'
+    args = ['train', '--dataset', 'synthetic', '--model', 'lightgcn',
+            '--out', str(out), '--no-progress', '--set', 'train.epochs=1',
+            'train.num_neighbors=[5,5]', 'data.num_users=100',
+            'data.num_items=60', 'embedding_dim=8']
+    with pytest.warns(UserWarning, match='has no effect') as caught:
+        assert main(args) == 0
+    # Checked twice (the config, then the run), shown once.
+    assert sum('train.num_neighbors=[5, 5] has no effect' in str(w.message)
+               for w in caught) == 1
+    log = (out / 'train.log').read_text()
+    assert log.count('warning: train.num_neighbors=[5, 5] has no effect') == 1
+    bad = tmp_path / 'bad'
+    assert main(['train', '--dataset', 'synthetic', '--model', 'lightgcn',
+                 '--out', str(bad), '--set', 'combine=bogus']) == 2
+    assert (bad / 'config.yaml').exists()
+    last = (bad / 'train.log').read_text().strip().splitlines()[-1]
+    assert last.endswith("error: 'combine' must be one of ('mean', 'sum', "
+                         "'last') (got 'bogus')")

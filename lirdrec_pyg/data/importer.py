@@ -679,8 +679,8 @@ def prepare_folder(folder: PathLike, overwrite: bool = False) -> Path:
 
 def _check_name(name: str) -> None:
     if not name or name in ('.', '..') or any(c in name for c in '/\\\0'):
-        raise ValueError(f"'name' must be a plain file name, without "
-                         f"slashes (got {name!r})")
+        raise ValueError(f"'name' (--name) must be a plain file name, "
+                         f"without slashes (got {name!r})")
 
 
 def _missing_items(aligned: Mapping[int, str], item_raw: Sequence[str]
@@ -874,14 +874,14 @@ def _check_settings(name: str, split: str, time_col: Optional[str],
         raise ValueError(f"The '{split}' split needs timestamps: name the "
                          f"timestamp column with --time-col")
     if min_rating is not None and rating_col is None:
-        raise ValueError("'min_rating' needs the rating column "
-                         "(--rating-col)")
+        raise ValueError("'min_rating' (--min-rating) needs the rating "
+                         "column (--rating-col)")
     if missing_text not in MISSING_TEXT:
         raise ValueError(f"'missing_text' must be one of "
                          f"{list(MISSING_TEXT)} (got {missing_text!r})")
     if min(user_k, item_k) < 0:
-        raise ValueError(f"k-core bounds must be non-negative (got "
-                         f"{user_k}, {item_k})")
+        raise ValueError(f"k-core bounds (--k-core) must be non-negative "
+                         f"(got {user_k}, {item_k})")
     _check_ratios(ratios)
 
 

@@ -1,10 +1,12 @@
 """One experiment end to end: dataset + model + config -> results.json."""
+import contextlib
 import logging
 import os
 import platform
 import sys
+import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import numpy as np
 import torch
@@ -148,6 +150,16 @@ def run_experiment(dataset: Union[str, Path], model: str,
     Under ``torchrun`` every process runs this function; they train one
     model together (see :class:`~lirdrec_pyg.train.Trainer`) and only rank 0
     locks and writes :obj:`out_dir` and echoes the log."""
+    with recording() as record:
+        return _run_experiment(dataset, model, config, out_dir, resume,
+                               echo, data, overwrite, record)
+
+
+def _run_experiment(dataset: Union[str, Path], model: str,
+                    config: Dict[str, Any],
+                    out_dir: Optional[Union[str, Path]], resume: bool,
+                    echo: Optional[Callable[[str], None]], data: Any,
+                    overwrite: bool, record: '_RunRecord') -> Dict[str, Any]:
     config = complete_config(dataset, model, config)
     train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
     check_model_setup(model, train_cfg.mode,
@@ -157,12 +169,12 @@ def run_experiment(dataset: Union[str, Path], model: str,
                                 'processes': _world_size()}}
     out = Path(out_dir) if out_dir is not None else None
     if out is None:
-        return _run(dataset, model, config, None, resume, echo, data)
+        return _run(dataset, model, config, None, resume, echo, data, record)
     if not is_main_process():
         # Rank 0 checks the folder; the others follow its verdict.
         if _agree(None) is not None:
             raise RunFolderError('rank 0 refused the run folder')
-        return _run(dataset, model, config, out, resume, None, data)
+        return _run(dataset, model, config, out, resume, None, data, record)
     with RunFolder(out) as folder:
         try:
             config = folder.prepare(config, resume=resume,
@@ -171,7 +183,8 @@ def run_experiment(dataset: Union[str, Path], model: str,
             _agree(str(error))
             raise
         _agree(None)
-        return _run(dataset, model, config, folder.path, resume, echo, data)
+        return _run(dataset, model, config, folder.path, resume, echo, data,
+                    record)
 
 
 def check_model_setup(model: str, mode: str, world_size: int) -> None:
@@ -204,9 +217,84 @@ def _agree(error: Optional[str]) -> Optional[str]:
     return box[0]
 
 
+class _RunRecord:
+    r"""The warnings and the error of a run, for its :obj:`train.log`:
+    kept until the run's folder is ready (a run refused before it has none),
+    written to its log after."""
+    def __init__(self) -> None:
+        self.pending: List[str] = []
+        self.file_log: Optional[Callable[[str], None]] = None
+        self.shown: set = set()
+
+    def write(self, line: str) -> None:
+        if self.file_log is not None:
+            self.file_log(line)
+        else:
+            self.pending.append(line)
+
+    def attach(self, file_log: Callable[[str], None]) -> None:
+        self.file_log = file_log
+        for line in self.pending:
+            file_log(line)
+        self.pending = []
+
+
+_ACTIVE_RECORD: Optional[_RunRecord] = None
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[_RunRecord]:
+    r"""The context of one run: each warning is shown once (a setting
+    checked twice warns once) and recorded, with the error that stops the
+    run, for the run's :obj:`train.log`, so that a run folder says why a
+    run left no results. :func:`run_experiment` opens one; a caller that
+    checks the configuration first (the CLI) opens it around both, so that
+    the warnings of its checks reach the log too."""
+    global _ACTIVE_RECORD
+    if _ACTIVE_RECORD is not None:  # the caller's
+        yield _ACTIVE_RECORD
+        return
+    record = _ACTIVE_RECORD = _RunRecord()
+    show = warnings.showwarning
+
+    def show_once(message: Any, *args: Any, **kwargs: Any) -> None:
+        if str(message) in record.shown:
+            return
+        record.shown.add(str(message))
+        record.write(f'warning: {message}')
+        show(message, *args, **kwargs)
+
+    warnings.showwarning = show_once
+    try:
+        yield record
+    except KeyboardInterrupt:
+        record.write('stopped: interrupted')
+        raise
+    except Exception as error:
+        record.write(f'error: {error}')
+        raise
+    finally:
+        warnings.showwarning = show
+        _ACTIVE_RECORD = None
+
+
 def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
          out: Optional[Path], resume: bool,
-         echo: Optional[Callable[[str], None]], data: Any) -> Dict[str, Any]:
+         echo: Optional[Callable[[str], None]], data: Any,
+         record: _RunRecord) -> Dict[str, Any]:
+    main = is_main_process()
+    file_log = (_file_logger(out / 'train.log')
+                if out is not None and main else None)
+    if file_log is not None:
+        record.attach(file_log)
+    return _train(dataset, model, config, out, resume, echo, data,
+                  file_log)
+
+
+def _train(dataset: Union[str, Path], model: str, config: Dict[str, Any],
+           out: Optional[Path], resume: bool,
+           echo: Optional[Callable[[str], None]], data: Any,
+           file_log: Optional[Callable[[str], None]]) -> Dict[str, Any]:
     train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
     torch.set_num_threads(train_cfg.threads)
     main = is_main_process()
@@ -219,8 +307,6 @@ def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
         data, cold = hold_out_items(data, eval_cfg['cold_item_fraction'],
                                     seed=train_cfg.seed)
     log_lines = []
-    file_log = (_file_logger(out / 'train.log')
-                if out is not None and main else None)
 
     def log(line: str) -> None:
         log_lines.append(line)

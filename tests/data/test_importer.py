@@ -298,10 +298,11 @@ def test_global_temporal_drops_cold_users(tmp_path):
      "removed all 240 interactions; lower --k-core"),
     (dict(split='temporal'), "The 'temporal' split needs timestamps: name "
      "the timestamp column with --time-col"),
-    (dict(min_rating=3), "'min_rating' needs the rating column "
-     "(--rating-col)"),
+    (dict(min_rating=3), "'min_rating' (--min-rating) needs the rating "
+     "column (--rating-col)"),
     (dict(ratios=(0.5, 0.5, 0.1)), "'ratios' must sum to 1"),
-    (dict(name='a/b'), "'name' must be a plain file name"),
+    (dict(name='a/b'), "'name' (--name) must be a plain file name"),
+    (dict(user_k=-1), "k-core bounds (--k-core) must be non-negative"),
 ])
 def test_import_bad_settings(tmp_path, kwargs, message):
     path = write_table(tmp_path / 'log.csv', ['u', 'i', 't', 'r'],

@@ -118,36 +118,45 @@ def bucket_sums(rank: int) -> Dict[str, Any]:
 
 def bipartite(rank: int) -> Dict[str, Any]:
     r""":func:`bipartite_propagation` of two ranks against the dense
-    propagation, forward and backward: the largest differences of the rows
-    and of the summed gradients."""
+    propagation, forward and backward, for 2 layers summed (one all-reduce
+    each way) and 3 layers averaged (two): the largest differences of the
+    rows and of the summed gradients."""
     data = make_synthetic(num_users=9, num_items=6, interactions_per_user=3,
                           seed=2)
     adj = get_ui_adjacency(data)
     sharding = Sharding.from_process_group(9, 6)
-    propagation = LightGCNPropagation(2, 'sum', normalize=False)
-    x = torch.randn(15, 4, generator=torch.Generator().manual_seed(0))
-    weight = torch.randn(15, 4, generator=torch.Generator().manual_seed(1))
-    us, ue = sharding.user_range
-    users = x[us:ue].clone().requires_grad_()
-    items = x[9:].clone().requires_grad_()
-    out_users, out_items = bipartite_propagation(
-        propagation, users * 1.0, items * 1.0,
-        *bipartite_blocks(adj, sharding), sharding)
-    # The item rows' loss is shared: each rank takes half of it.
-    ((out_users * weight[us:ue]).sum() +
-     (out_items * weight[9:]).sum() / 2).backward()
-    grad_users = sharding.gather_users(users.grad)
-    grad_items = sharding.all_reduce_(items.grad.clone())
+    blocks = bipartite_blocks(adj, sharding)
     dense = adj.to_dense()
-    xd = x.clone().requires_grad_()
-    expected = xd + dense @ xd + dense @ (dense @ xd)
-    (expected * weight).sum().backward()
-    expected = expected.detach()
-    return dict(
-        forward=max(float((out_users - expected[us:ue]).abs().max()),
-                    float((out_items - expected[9:]).abs().max())),
-        backward=float((torch.cat([grad_users, grad_items]) -
-                        xd.grad).abs().max()))
+    out: Dict[str, Any] = {}
+    for num_layers, combine in ((2, 'sum'), (3, 'mean')):
+        propagation = LightGCNPropagation(num_layers, combine,
+                                          normalize=False)
+        x = torch.randn(15, 4, generator=torch.Generator().manual_seed(0))
+        weight = torch.randn(15, 4,
+                             generator=torch.Generator().manual_seed(1))
+        us, ue = sharding.user_range
+        users = x[us:ue].clone().requires_grad_()
+        items = x[9:].clone().requires_grad_()
+        out_users, out_items = bipartite_propagation(
+            propagation, users * 1.0, items * 1.0, *blocks, sharding)
+        # The item rows' loss is shared: each rank takes half of it.
+        ((out_users * weight[us:ue]).sum() +
+         (out_items * weight[9:]).sum() / 2).backward()
+        grad_users = sharding.gather_users(users.grad)
+        grad_items = sharding.all_reduce_(items.grad.clone())
+        xd = x.clone().requires_grad_()
+        layers = [xd]
+        for _ in range(num_layers):
+            layers.append(dense @ layers[-1])
+        expected = sum(layers) / (1 if combine == 'sum' else len(layers))
+        (expected * weight).sum().backward()
+        expected = expected.detach()
+        out[f'{num_layers}_{combine}'] = dict(
+            forward=max(float((out_users - expected[us:ue]).abs().max()),
+                        float((out_items - expected[9:]).abs().max())),
+            backward=float((torch.cat([grad_users, grad_items]) -
+                            xd.grad).abs().max()))
+    return out
 
 
 def gathered_items(rank: int) -> Dict[str, Any]:
