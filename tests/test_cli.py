@@ -155,3 +155,16 @@ def test_run_log_records_the_warnings_and_the_error(tmp_path, capsys):
     last = (bad / 'train.log').read_text().strip().splitlines()[-1]
     assert last.endswith("error: 'combine' must be one of ('mean', 'sum', "
                          "'last') (got 'bogus')")
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, capsys):
+    # Captured (not a terminal) stderr gets the epoch lines, not a bar's
+    # redraws.
+    out = tmp_path / 'run'
+    assert main(['train', '--dataset', 'synthetic', '--model', 'bpr',
+                 '--out', str(out), '--set', 'train.epochs=2',
+                 'data.num_users=100', 'data.num_items=60',
+                 'embedding_dim=8']) == 0
+    err = capsys.readouterr().err
+    assert 'epoch 2 |' in err
+    assert '\r' not in err and 'epoch/s' not in err and '2/2' not in err

@@ -95,8 +95,9 @@ def run_chunked(
             seen.add(h)
             todo.append((text, h))
     stats = ChunkStats(cached_items=len(inputs) - len(todo))
+    # On a terminal only (disable=None): piped, its redraws fill a file.
     bar = tqdm(total=len(inputs), initial=stats.cached_items, desc=desc,
-               unit='item', disable=not progress)
+               unit='item', disable=None if progress else True)
     try:
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start:start + chunk_size]

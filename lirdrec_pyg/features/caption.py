@@ -298,8 +298,9 @@ def caption_images(
             report.reused += 1
         else:
             todo.append((key, image))
+    # On a terminal only (disable=None): piped, its redraws fill a file.
     bar = tqdm(total=len(todo), desc='captioning', unit='image',
-               disable=not progress)
+               disable=None if progress else True)
     try:
         for start in range(0, len(todo), batch_size):
             batch, pics = [], []

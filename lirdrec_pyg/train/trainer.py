@@ -62,7 +62,8 @@ class TrainConfig:
             small machines. (default: :obj:`1`)
         device (str): ``auto`` (CUDA if available), ``cpu``, ``cuda`` (the
             process's GPU) or ``cuda:N``. (default: :obj:`cpu`)
-        progress (bool): Show a tqdm progress bar. (default: :obj:`True`)
+        progress (bool): Show a tqdm progress bar (on a terminal only).
+            (default: :obj:`True`)
         negatives (str): The pool BPR negatives are drawn from:
             :obj:`"train_items"` (the items that occur in the training
             split, as the MMRec toolbox draws them) or :obj:`"all_items"`.
@@ -428,7 +429,10 @@ class Trainer:
             from tqdm.auto import tqdm
             bar = tqdm(total=cfg.epochs, initial=state['epoch'],
                        desc=type(self.model).__name__, unit='epoch',
-                       dynamic_ncols=True)
+                       dynamic_ncols=True,
+                       # On a terminal only: piped into a file, a bar's
+                       # redraws would fill it.
+                       disable=None)
         epoch = state['epoch']
         while epoch < cfg.epochs and not state['stopped']:
             epoch += 1
