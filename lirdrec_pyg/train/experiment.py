@@ -6,7 +6,8 @@ import platform
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Set,
+                    Union)
 
 import numpy as np
 import torch
@@ -224,7 +225,7 @@ class _RunRecord:
     def __init__(self) -> None:
         self.pending: List[str] = []
         self.file_log: Optional[Callable[[str], None]] = None
-        self.shown: set = set()
+        self.shown: Set[str] = set()
 
     def write(self, line: str) -> None:
         if self.file_log is not None:
@@ -287,17 +288,8 @@ def _run(dataset: Union[str, Path], model: str, config: Dict[str, Any],
                 if out is not None and main else None)
     if file_log is not None:
         record.attach(file_log)
-    return _train(dataset, model, config, out, resume, echo, data,
-                  file_log)
-
-
-def _train(dataset: Union[str, Path], model: str, config: Dict[str, Any],
-           out: Optional[Path], resume: bool,
-           echo: Optional[Callable[[str], None]], data: Any,
-           file_log: Optional[Callable[[str], None]]) -> Dict[str, Any]:
     train_cfg = TrainConfig.from_dict(dict(config.get('train') or {}))
     torch.set_num_threads(train_cfg.threads)
-    main = is_main_process()
     if data is None:
         data = load_dataset(dataset, **(config.get('data') or {}))
     eval_cfg = config.get('eval') or {}
@@ -306,10 +298,8 @@ def _train(dataset: Union[str, Path], model: str, config: Dict[str, Any],
         from lirdrec_pyg.data.cold_start import hold_out_items
         data, cold = hold_out_items(data, eval_cfg['cold_item_fraction'],
                                     seed=train_cfg.seed)
-    log_lines = []
 
     def log(line: str) -> None:
-        log_lines.append(line)
         if echo is not None and main:
             echo(line)
         if file_log is not None:
